@@ -1,0 +1,1 @@
+//! Returned-mail analysis (see issue: bounce analyser).

@@ -1,0 +1,1 @@
+//! Webmail and postmaster admin. TODO: the web issue builds this crate.
