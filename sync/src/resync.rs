@@ -21,11 +21,12 @@ use crate::message::{parse_meta, Meta, WireSizer};
 use crate::store::{domain_record, uidl_for, user_record, Folder, Store, StoreError};
 
 /// How closely a folder is compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Depth {
     /// File names only: finds added, removed and renamed files.
     Names,
     /// Also the size and mtime of every file: finds files changed in place.
+    #[default]
     Full,
 }
 
@@ -158,6 +159,8 @@ pub struct Options {
     pub domain: Option<DomainName>,
     /// Only this account.
     pub user: Option<Address>,
+    /// How closely folders are compared.
+    pub depth: Depth,
 }
 
 /// Builds the index row of a message file by reading it.
@@ -475,7 +478,7 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
                 None => index.folder(&u.address, &name, &rel).await?,
             };
             let folder = Folder { id, maildir: md };
-            match sync_folder(store, &folder, Depth::Full, opts.dry_run).await {
+            match sync_folder(store, &folder, opts.depth, opts.dry_run).await {
                 Ok(r) => report.merge(r),
                 Err(e) => report.errors.push(e.to_string()),
             }
