@@ -17,6 +17,9 @@ use crate::server;
 #[derive(Parser, Debug)]
 #[command(name = "nmail", version, about)]
 struct Cli {
+    /// The data folder (settings, accounts, mail, index).
+    #[arg(long, env = "NMAIL_DATA", default_value = "data", global = true)]
+    data: PathBuf,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -33,28 +36,20 @@ enum Cmd {
     /// Create a data folder with its first domain and postmaster account.
     Init {
         #[command(flatten)]
-        data: DataArg,
-        #[command(flatten)]
         init: InitArgs,
     },
     /// Run the SMTP and POP3 servers (creating the data folder on first use).
     Serve {
         #[command(flatten)]
-        data: DataArg,
-        #[command(flatten)]
         init: InitArgs,
     },
     /// Manage hosted domains.
     Domain {
-        #[command(flatten)]
-        data: DataArg,
         #[command(subcommand)]
         action: DomainCmd,
     },
     /// Manage accounts.
     User {
-        #[command(flatten)]
-        data: DataArg,
         #[command(subcommand)]
         action: UserCmd,
     },
@@ -141,13 +136,15 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    let data = DataArg { data: cli.data };
     match cli.command {
-        Cmd::Init { data, init } => {
+        Cmd::Init { init } => {
             init_logging("warn");
             let dir = DataDir::new(&data.data);
             if server::is_initialised(dir.root()) {
@@ -160,7 +157,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             initialise(&dir, &init).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Serve { data, init } => {
+        Cmd::Serve { init } => {
             let dir = DataDir::new(&data.data);
             if !server::is_initialised(dir.root()) {
                 init_logging("warn");
@@ -172,7 +169,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             server::serve(dir, cfg).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Domain { data, action } => {
+        Cmd::Domain { action } => {
             init_logging("warn");
             let (dir, store) = open(&data).await?;
             match action {
@@ -197,7 +194,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::User { data, action } => {
+        Cmd::User { action } => {
             init_logging("warn");
             let (_, store) = open(&data).await?;
             match action {

@@ -633,7 +633,7 @@ fn unquote(local: &str) -> String {
 fn sanitize(s: &str) -> String {
     s.chars()
         .take(255)
-        .map(|c| if c.is_ascii_graphic() && !"()[];\\".contains(c) { c } else { '?' })
+        .map(|c| if c.is_ascii_graphic() && !"();\\".contains(c) { c } else { '?' })
         .collect()
 }
 

@@ -73,7 +73,9 @@ fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> AccountError {
 
 /// The current time as RFC 3339 text, as account files record it.
 pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
