@@ -113,6 +113,7 @@ enum UserCmd {
 /// Entry point of `nmail`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    nmail_sync::message::quiet_parser_panics();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -374,6 +375,7 @@ struct ResyncCli {
 pub fn resync_main() -> ExitCode {
     let cli = ResyncCli::parse();
     init_logging("warn");
+    nmail_sync::message::quiet_parser_panics();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -175,9 +175,41 @@ fn format_addresses(a: &Address<'_>) -> String {
         .join(", ")
 }
 
+thread_local! {
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the process's panic hook quiet about panics inside the MIME parser,
+/// which [`parse_meta`] catches and reports itself; any other panic still
+/// reaches the previous hook. Call once at start.
+pub fn quiet_parser_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_PARSER.with(|f| f.get()) {
+            previous(info);
+        }
+    }));
+}
+
 /// Parses the fields the index keeps. Never fails: a message the parser
 /// cannot read comes back as [`ParseStatus::Unparsable`].
+///
+/// mail-parser 0.11 panics on some real messages (an "Invalid part ID" in
+/// nested multiparts, seen in the SpamAssassin corpus), so the parse runs
+/// under `catch_unwind`; the message is still stored and listed.
 pub fn parse_meta(raw: &[u8]) -> Meta {
+    IN_PARSER.with(|f| f.set(true));
+    let result = std::panic::catch_unwind(|| parse_meta_unguarded(raw));
+    IN_PARSER.with(|f| f.set(false));
+    result.unwrap_or_else(|_| {
+        tracing::warn!(octets = raw.len(), "MIME parser failed on a message; indexed as unparsable");
+        let mut m = Meta::unreadable();
+        m.status = ParseStatus::Unparsable;
+        m
+    })
+}
+
+fn parse_meta_unguarded(raw: &[u8]) -> Meta {
     let Some(msg) = MessageParser::default().parse(raw) else {
         let mut m = Meta::unreadable();
         m.status = ParseStatus::Unparsable;
@@ -250,5 +282,15 @@ mod tests {
         for raw in [&b""[..], &[0u8; 4096][..], b"\r\n", b"\r\n\r\n\r\n"] {
             let _ = parse_meta(raw);
         }
+    }
+
+    /// A real message on which mail-parser 0.11.9 panics.
+    #[test]
+    fn parser_panic_is_contained() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/corpus/spamassassin/nice/mime9.eml");
+        let raw = std::fs::read(path).unwrap();
+        quiet_parser_panics();
+        assert_eq!(parse_meta(&raw).status, ParseStatus::Unparsable);
+        assert_eq!(parse_meta(b"Subject: fine\r\n\r\nx\r\n").status, ParseStatus::Ok);
     }
 }
