@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nmail_sync::account::{verify_dummy, verify_password};
 use nmail_sync::Address;
+use nmail_sync::account::{verify_dummy, verify_password};
 
 use crate::server::Shared;
 
@@ -46,6 +46,10 @@ impl Throttle {
     /// guesser gets a handful of tries a minute per connection.
     pub fn failed(&self, ip: IpAddr) -> Duration {
         let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        // Bound the table under a spray from many addresses.
+        if m.len() > 100_000 {
+            m.retain(|_, (_, since)| since.elapsed() <= WINDOW);
+        }
         let e = m.entry(ip).or_insert((0, Instant::now()));
         e.0 += 1;
         Duration::from_secs(1 << (e.0 - 1).min(4))
@@ -80,7 +84,10 @@ pub async fn login(shared: &Shared, name: &str, password: &str) -> Login {
         vec![name]
     } else {
         match index.domains().await {
-            Ok(ds) => ds.into_iter().map(|d| format!("{name}@{}", d.name)).collect(),
+            Ok(ds) => ds
+                .into_iter()
+                .map(|d| format!("{name}@{}", d.name))
+                .collect(),
             Err(_) => return Login::Unavailable,
         }
     };

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use nmail_sync::resync::{self, Depth};
@@ -114,7 +114,10 @@ enum UserCmd {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     nmail_sync::message::quiet_parser_panics();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("nmail: cannot start the runtime: {e}");
@@ -149,9 +152,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("warn");
             let dir = DataDir::new(&data.data);
             if server::is_initialised(dir.root()) {
-                println!("nmail: {} is already initialised; nothing changed.", dir.root().display());
+                println!(
+                    "nmail: {} is already initialised; nothing changed.",
+                    dir.root().display()
+                );
                 if let Some(d) = init.domain {
-                    println!("       (to host {d} as well, run: nmail domain add {d} --data {})", dir.root().display());
+                    println!(
+                        "       (to host {d} as well, run: nmail domain add {d} --data {})",
+                        dir.root().display()
+                    );
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -162,7 +171,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let dir = DataDir::new(&data.data);
             if !server::is_initialised(dir.root()) {
                 init_logging("warn");
-                println!("nmail: {} has no data folder yet; creating it.", dir.root().display());
+                println!(
+                    "nmail: {} has no data folder yet; creating it.",
+                    dir.root().display()
+                );
                 initialise(&dir, &init).await?;
             }
             let cfg = Config::load(dir.root())?;
@@ -184,7 +196,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         println!("{}", d.name);
                     }
                 }
-                DomainCmd::Remove { domain, with_users, purge } => {
+                DomainCmd::Remove {
+                    domain,
+                    with_users,
+                    purge,
+                } => {
                     let d = DomainName::parse(&domain)?;
                     let moved = store.remove_domain(&d, with_users, purge).await?;
                     for m in moved {
@@ -199,9 +215,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("warn");
             let (_, store) = open(&data).await?;
             match action {
-                UserCmd::Add { address, password_file } => {
+                UserCmd::Add {
+                    address,
+                    password_file,
+                } => {
                     let a = Address::parse(&address)?;
-                    let pw = read_password(password_file.as_deref(), &format!("Password for {a}: "))?;
+                    let pw =
+                        read_password(password_file.as_deref(), &format!("Password for {a}: "))?;
                     store.add_user(&a, &pw).await?;
                     println!("added account {a}");
                 }
@@ -223,9 +243,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         }
                     }
                 }
-                UserCmd::Passwd { address, password_file } => {
+                UserCmd::Passwd {
+                    address,
+                    password_file,
+                } => {
                     let a = Address::parse(&address)?;
-                    let pw = read_password(password_file.as_deref(), &format!("New password for {a}: "))?;
+                    let pw = read_password(
+                        password_file.as_deref(),
+                        &format!("New password for {a}: "),
+                    )?;
                     store.set_password(&a, &pw).await?;
                     println!("password of {a} changed");
                 }
@@ -245,7 +271,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 async fn open(data: &DataArg) -> Result<(DataDir, nmail_sync::Store)> {
     let dir = DataDir::new(&data.data);
     if !server::is_initialised(dir.root()) {
-        bail!("{} is not a data folder; create one with: nmail init --data {} --domain DOMAIN", dir.root().display(), dir.root().display());
+        bail!(
+            "{} is not a data folder; create one with: nmail init --data {} --domain DOMAIN",
+            dir.root().display(),
+            dir.root().display()
+        );
     }
     let cfg = Config::load(dir.root())?;
     let store = server::open_store(&dir, &cfg).await?;
@@ -257,7 +287,9 @@ async fn open(data: &DataArg) -> Result<(DataDir, nmail_sync::Store)> {
 /// users could see it in the process list.
 fn read_password(file: Option<&Path>, prompt: &str) -> Result<String> {
     let text = match file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
         None => {
             let tty = std::io::stdin().is_terminal();
             if tty {
@@ -301,7 +333,10 @@ fn generate_password() -> String {
 /// Creates a data folder. Every step is skipped when already done and the
 /// settings file comes last, so an interrupted init can simply be re-run.
 async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
-    let hostname = args.hostname.clone().unwrap_or_else(config::default_hostname);
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(config::default_hostname);
     let domain = match &args.domain {
         Some(d) => DomainName::parse(d)?,
         None => DomainName::parse(&hostname).or_else(|_| DomainName::parse("localhost"))?,
@@ -315,7 +350,11 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
     nmail_sync::fsutil::create_dir_all_durable(&dir.spool_tmp())?;
     let mut cfg = Config::default();
     cfg.server.hostname = hostname.clone();
-    let made_cert = crate::tls::make_self_signed(&hostname, &dir.root().join(&cfg.tls.cert), &dir.root().join(&cfg.tls.key))?;
+    let made_cert = crate::tls::make_self_signed(
+        &hostname,
+        &dir.root().join(&cfg.tls.cert),
+        &dir.root().join(&cfg.tls.key),
+    )?;
     let store = server::open_store(dir, &cfg).await?;
     if store.accounts().domain(&domain)?.is_none() {
         store.add_domain(&domain).await?;
@@ -333,17 +372,27 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
         };
         store.add_user(&postmaster, &pw).await?;
     }
-    nmail_sync::fsutil::write_file_atomic(&dir.config_file(), config::template(&hostname).as_bytes(), 0o644)?;
+    nmail_sync::fsutil::write_file_atomic(
+        &dir.config_file(),
+        config::template(&hostname).as_bytes(),
+        0o644,
+    )?;
     println!("nmail: initialised {}", dir.root().display());
     println!("  host name:  {hostname}");
     println!("  domain:     {domain}");
     println!("  account:    {postmaster}");
     if let Some(p) = shown {
         println!("  password:   {p}");
-        println!("  (shown only this once; change it with: nmail user passwd {postmaster} --data {})", dir.root().display());
+        println!(
+            "  (shown only this once; change it with: nmail user passwd {postmaster} --data {})",
+            dir.root().display()
+        );
     }
     if made_cert {
-        println!("  TLS:        self-signed certificate in {}; replace it with a real one", dir.tls_dir().display());
+        println!(
+            "  TLS:        self-signed certificate in {}; replace it with a real one",
+            dir.tls_dir().display()
+        );
     }
     Ok(())
 }
@@ -376,7 +425,10 @@ pub fn resync_main() -> ExitCode {
     let cli = ResyncCli::parse();
     init_logging("warn");
     nmail_sync::message::quiet_parser_panics();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("nmail-resync: {e}");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// All settings.
@@ -127,7 +127,9 @@ pub struct LogConfig {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            server: ServerConfig { hostname: default_hostname() },
+            server: ServerConfig {
+                hostname: default_hostname(),
+            },
             smtp: SmtpConfig::default(),
             pop3: Pop3Config::default(),
             index: IndexConfig::default(),
@@ -140,7 +142,9 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { hostname: default_hostname() }
+        ServerConfig {
+            hostname: default_hostname(),
+        }
     }
 }
 
@@ -172,13 +176,17 @@ impl Default for Pop3Config {
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { url: "sqlite://index.sqlite".into() }
+        IndexConfig {
+            url: "sqlite://index.sqlite".into(),
+        }
     }
 }
 
 impl Default for MaildirConfig {
     fn default() -> Self {
-        MaildirConfig { info_separator: ":".into() }
+        MaildirConfig {
+            info_separator: ":".into(),
+        }
     }
 }
 
@@ -193,7 +201,9 @@ impl Default for TlsConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -222,7 +232,10 @@ fn listen_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Er
     items
         .into_iter()
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|e| serde::de::Error::custom(format!("listen address {s:?}: {e}"))))
+        .map(|s| {
+            s.parse()
+                .map_err(|e| serde::de::Error::custom(format!("listen address {s:?}: {e}")))
+        })
         .collect()
 }
 
@@ -236,8 +249,11 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("NMAIL_")).collect();
-        Self::from_parts(&text, &env).with_context(|| format!("settings in {} or NMAIL_* variables", path.display()))
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("NMAIL_"))
+            .collect();
+        Self::from_parts(&text, &env)
+            .with_context(|| format!("settings in {} or NMAIL_* variables", path.display()))
     }
 
     /// Builds settings from the file's text and environment variables.
@@ -245,17 +261,26 @@ impl Config {
         let mut table: toml::Table = toml::from_str(text).context("not valid TOML")?;
         let defaults = toml::Table::try_from(Config::default())?;
         for (var, value) in env {
-            let Some(rest) = var.strip_prefix("NMAIL_") else { continue };
-            let Some((section, key)) = rest.split_once('_') else { continue };
+            let Some(rest) = var.strip_prefix("NMAIL_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             // Other NMAIL_ variables (NMAIL_DATA) are not settings.
-            let Some(toml::Value::Table(sdef)) = defaults.get(&section) else { continue };
+            let Some(toml::Value::Table(sdef)) = defaults.get(&section) else {
+                continue;
+            };
             let Some(kdef) = sdef.get(&key) else {
                 bail!("{var}: [{section}] has no setting {key:?}");
             };
             let v = match kdef {
                 toml::Value::Integer(_) => toml::Value::Integer(
-                    value.trim().parse().with_context(|| format!("{var}={value:?} is not a whole number"))?,
+                    value
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("{var}={value:?} is not a whole number"))?,
                 ),
                 toml::Value::Boolean(_) => toml::Value::Boolean(match value.trim() {
                     "1" | "true" | "yes" | "on" => true,
@@ -264,7 +289,9 @@ impl Config {
                 }),
                 _ => toml::Value::String(value.clone()),
             };
-            let s = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let s = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
             match s {
                 toml::Value::Table(t) => {
                     t.insert(key, v);
@@ -283,7 +310,10 @@ impl Config {
             bail!("maildir.info_separator must be \":\", \";\" or \"!\", not {sep:?}");
         }
         if self.server.hostname.is_empty() || self.server.hostname.contains(char::is_whitespace) {
-            bail!("server.hostname {:?} is not a host name", self.server.hostname);
+            bail!(
+                "server.hostname {:?} is not a host name",
+                self.server.hostname
+            );
         }
         Ok(())
     }

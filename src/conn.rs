@@ -157,13 +157,19 @@ mod tests {
         let mut conn = Conn::new(server);
         let writer = tokio::spawn(async move {
             let mut c = client;
-            let long = format!("NOOP {}RCPT TO:<v@example.net>\r\nQUIT\r\n", "X".repeat(5000));
+            let long = format!(
+                "NOOP {}RCPT TO:<v@example.net>\r\nQUIT\r\n",
+                "X".repeat(5000)
+            );
             c.write_all(long.as_bytes()).await.unwrap();
             c
         });
         let t = Duration::from_secs(5);
         assert_eq!(conn.read_line(4096, t).await.unwrap(), Line::TooLong);
-        assert_eq!(conn.read_line(4096, t).await.unwrap(), Line::Complete(b"QUIT\r".to_vec()));
+        assert_eq!(
+            conn.read_line(4096, t).await.unwrap(),
+            Line::Complete(b"QUIT\r".to_vec())
+        );
         drop(writer.await.unwrap());
         assert_eq!(conn.read_line(4096, t).await.unwrap(), Line::Eof);
     }

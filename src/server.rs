@@ -128,9 +128,17 @@ pub async fn serve(data: DataDir, config: Config) -> Result<()> {
         warn!(error = %e, "start-up resync");
     }
 
-    let tls = crate::tls::load(&data.root().join(&config.tls.cert), &data.root().join(&config.tls.key))?;
+    release_dead_locks(&store, &config.server.hostname).await;
+
+    let tls = crate::tls::load(
+        &data.root().join(&config.tls.cert),
+        &data.root().join(&config.tls.key),
+    )?;
     if tls.is_none() {
-        warn!("no TLS certificate in {}: STARTTLS and STLS are not offered", config.tls.cert.display());
+        warn!(
+            "no TLS certificate in {}: STARTTLS and STLS are not offered",
+            config.tls.cert.display()
+        );
     }
     let instance = format!(
         "{}/{}/{:08x}",
@@ -177,10 +185,35 @@ pub async fn serve(data: DataDir, config: Config) -> Result<()> {
     Ok(())
 }
 
+/// Releases the POP3 locks that earlier runs of a server on this host left
+/// behind when they were killed: their owner names a process that no longer
+/// exists. Locks of other hosts sharing the index are left to expire.
+async fn release_dead_locks(store: &Store, hostname: &str) {
+    let Ok(locks) = store.index().locks().await else {
+        return;
+    };
+    for (name, owner, _) in locks {
+        let mut parts = owner.split('/');
+        let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if host == hostname && !alive {
+            info!(lock = %name, %owner, "releasing a lock left by a stopped server");
+            let _ = store.index().unlock(&name, &owner).await;
+        }
+    }
+}
+
 async fn bind(addr: SocketAddr, proto: &str) -> Result<TcpListener> {
-    let l = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for {proto} on {addr} (ports below 1024 need root; set NMAIL_{}_LISTEN)", proto.to_uppercase()))?;
+    let l = TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen for {proto} on {addr} (ports below 1024 need root; set NMAIL_{}_LISTEN)",
+            proto.to_uppercase()
+        )
+    })?;
     let local = l.local_addr()?;
     // Tests and scripts read this line to learn the port when 0 was asked.
     println!("nmail: {proto} listening on {local}");
@@ -219,13 +252,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -7,26 +7,37 @@ mod common;
 use std::path::PathBuf;
 
 use common::dialogue::{self, Proto};
-use common::{smtp_send, strip_trace, Pop3, Server};
+use common::{Pop3, Server, smtp_send, strip_trace};
 
 /// The text of a case: from ../shared/cases when present (so updates are
 /// followed), else the copy in tests/cases.
 fn case(name: &str) -> String {
     let local = common::repo().join("tests/cases").join(name);
-    let path = common::shared().map(|s| s.join("cases").join(name)).filter(|p| p.exists()).unwrap_or(local);
+    let path = common::shared()
+        .map(|s| s.join("cases").join(name))
+        .filter(|p| p.exists())
+        .unwrap_or(local);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn run_case(server: &Server, name: &str, proto: Proto) {
     let script = dialogue::parse(&case(name));
-    let addr = if proto == Proto::Smtp { server.smtp } else { server.pop3 };
+    let addr = if proto == Proto::Smtp {
+        server.smtp
+    } else {
+        server.pop3
+    };
     if let Err(e) = dialogue::run(&script, addr, proto) {
         panic!("{name}: {e}");
     }
 }
 
 fn bodies(server: &Server, user: &str) -> Vec<Vec<u8>> {
-    server.messages(user).into_iter().map(|(_, raw)| strip_trace(&raw).to_vec()).collect()
+    server
+        .messages(user)
+        .into_iter()
+        .map(|(_, raw)| strip_trace(&raw).to_vec())
+        .collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -44,9 +55,16 @@ fn c01_smuggling_lf_dot_lf() {
             assert!(msgs.is_empty(), "reject mode stored the message");
         }
         for m in &msgs {
-            assert!(m.ends_with(b"closing line\r\n"), "{mode}: {}", String::from_utf8_lossy(m));
+            assert!(
+                m.ends_with(b"closing line\r\n"),
+                "{mode}: {}",
+                String::from_utf8_lossy(m)
+            );
             assert!(contains(m, b"MAIL FROM:<ceo@example.com>"));
-            assert!(contains(m, b"\r\nSubject: c01 smuggled\r\n"), "smuggled text kept as text");
+            assert!(
+                contains(m, b"\r\nSubject: c01 smuggled\r\n"),
+                "smuggled text kept as text"
+            );
             assert!(!m.starts_with(b"From: ceo@example.com"));
             // Bare LF became CRLF; no bare CR or LF anywhere.
             for (i, &b) in m.iter().enumerate() {
@@ -70,14 +88,25 @@ fn c03_dot_unstuffing_edges() {
     let blank = lines.iter().position(|l| l.is_empty()).unwrap();
     assert_eq!(
         &lines[blank + 1..],
-        &[".", "..", ".a line that began with one dot", ". space after dot", "plain line", "...", ""]
+        &[
+            ".",
+            "..",
+            ".a line that began with one dot",
+            ". space after dot",
+            "plain line",
+            "...",
+            ""
+        ]
     );
     // POP3 gives the stuffed form back.
     let mut p = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
     assert!(p.cmd("RETR 1").starts_with("+OK"));
     let wire = String::from_utf8(p.body_raw()).unwrap();
     let body = wire.split("\r\n\r\n").nth(1).unwrap();
-    assert_eq!(body, "..\r\n...\r\n..a line that began with one dot\r\n.. space after dot\r\nplain line\r\n....\r\n");
+    assert_eq!(
+        body,
+        "..\r\n...\r\n..a line that began with one dot\r\n.. space after dot\r\nplain line\r\n....\r\n"
+    );
     assert!(wire.contains("\r\n..X-Dot: first line had one leading dot\r\n"));
     p.quit();
 }
@@ -89,8 +118,14 @@ fn c05_long_lines() {
     let msgs = bodies(&s, "bob@example.com");
     assert_eq!(msgs.len(), 1, "the long-line message is accepted");
     let text = String::from_utf8(msgs[0].clone()).unwrap();
-    let hdr = text.lines().find(|l| l.starts_with("X-Long-Header: ")).unwrap();
-    assert_eq!(hdr.trim_end(), format!("X-Long-Header: {}", "h".repeat(1500)));
+    let hdr = text
+        .lines()
+        .find(|l| l.starts_with("X-Long-Header: "))
+        .unwrap();
+    assert_eq!(
+        hdr.trim_end(),
+        format!("X-Long-Header: {}", "h".repeat(1500))
+    );
     let body = text.split("\r\n\r\n").nth(1).unwrap();
     let lens: Vec<usize> = body.split("\r\n").map(str::len).collect();
     assert_eq!(lens, vec![10, 2500, 12000, 3, 0]);
@@ -109,9 +144,18 @@ fn c09_size_limit() {
     assert!(contains(&msgs[0], b"Subject: c09 small after refusal"));
     // The 11 MB body was read and dropped, not held: memory grew by far
     // less than its size.
-    assert!(rss_after < rss_before + 6 * 1024, "RSS {rss_before} -> {rss_after} KiB");
-    assert!(peak < rss_before + 8 * 1024, "peak RSS {peak} KiB (started at {rss_before})");
-    for dir in [s.maildir("bob@example.com").join("tmp"), s.data().join("spool/tmp")] {
+    assert!(
+        rss_after < rss_before + 6 * 1024,
+        "RSS {rss_before} -> {rss_after} KiB"
+    );
+    assert!(
+        peak < rss_before + 8 * 1024,
+        "peak RSS {peak} KiB (started at {rss_before})"
+    );
+    for dir in [
+        s.maildir("bob@example.com").join("tmp"),
+        s.data().join("spool/tmp"),
+    ] {
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert!(left.is_empty(), "{} not empty", dir.display());
     }
@@ -125,7 +169,9 @@ fn c10_pipelining_rcpt_rejected() {
     let msgs = bodies(&s, "bob@example.com");
     assert_eq!(msgs.len(), 2);
     assert!(contains(&msgs[0], b"Subject: c10 first") || contains(&msgs[1], b"Subject: c10 first"));
-    assert!(contains(&msgs[0], b"Subject: c10 second") || contains(&msgs[1], b"Subject: c10 second"));
+    assert!(
+        contains(&msgs[0], b"Subject: c10 second") || contains(&msgs[1], b"Subject: c10 second")
+    );
     assert!(!s.data().join("domains/example.com/users/nosuch1").exists());
 }
 
@@ -133,10 +179,16 @@ fn c10_pipelining_rcpt_rejected() {
 fn c19_pop3_uidl_stability() {
     let mut s = Server::start(&[]);
     let (bob, pw) = ("bob@example.com", "Correct-Horse-7");
-    let msg = |n: u32| format!("From: alice@example.org\r\nTo: bob@example.com\r\nSubject: c19 M{n}\r\nMessage-ID: <c19.{n}@example.org>\r\n\r\nbody {n}\r\n");
+    let msg = |n: u32| {
+        format!(
+            "From: alice@example.org\r\nTo: bob@example.com\r\nSubject: c19 M{n}\r\nMessage-ID: <c19.{n}@example.org>\r\n\r\nbody {n}\r\n"
+        )
+    };
     // 1. three deliveries.
     for n in 1..=3 {
-        assert!(smtp_send(s.smtp, "alice@example.org", &[bob], msg(n).as_bytes()).starts_with("250"));
+        assert!(
+            smtp_send(s.smtp, "alice@example.org", &[bob], msg(n).as_bytes()).starts_with("250")
+        );
     }
     // 2. session A.
     let mut a = Pop3::login(s.pop3, bob, pw);
@@ -144,7 +196,10 @@ fn c19_pop3_uidl_stability() {
     let sizes = a.list();
     assert_eq!(uids.len(), 3);
     for (_, u) in &uids {
-        assert!((1..=70).contains(&u.len()) && u.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{u}");
+        assert!(
+            (1..=70).contains(&u.len()) && u.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+            "{u}"
+        );
     }
     assert!(a.cmd("RETR 1").starts_with("+OK"));
     let got = a.body_raw();
@@ -153,7 +208,12 @@ fn c19_pop3_uidl_stability() {
     // 3. M2 read by another client: moved new/ -> cur/ with :2,S. Restart
     // and delete the index.
     let files = s.messages(bob);
-    let m2 = files.iter().find(|(_, raw)| contains(raw, b"Subject: c19 M2")).unwrap().0.clone();
+    let m2 = files
+        .iter()
+        .find(|(_, raw)| contains(raw, b"Subject: c19 M2"))
+        .unwrap()
+        .0
+        .clone();
     let name = m2.file_name().unwrap().to_str().unwrap().to_string();
     std::fs::rename(&m2, s.maildir(bob).join("cur").join(format!("{name}:2,S"))).unwrap();
     s.stop();
@@ -196,7 +256,10 @@ fn c19_pop3_uidl_stability() {
     let fresh = Server::start(&[]);
     let dst = fresh.maildir(bob);
     for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(s.maildir(bob).join(sub)).unwrap().flatten() {
+        for e in std::fs::read_dir(s.maildir(bob).join(sub))
+            .unwrap()
+            .flatten()
+        {
             std::fs::copy(e.path(), dst.join(sub).join(e.file_name())).unwrap();
         }
     }
@@ -209,7 +272,12 @@ fn c19_pop3_uidl_stability() {
 fn c20_pop3_top_zero_and_args() {
     let s = Server::start(&[]);
     let text = "From: alice@example.org\r\nTo: bob@example.com\r\nSubject: c20 a subject that is folded\r\n onto a second line\r\nMessage-ID: <c20.1@example.org>\r\n\r\nbody 1\r\nbody 2\r\nbody 3\r\nbody 4\r\nbody 5\r\n";
-    std::fs::write(s.maildir("bob@example.com").join("new/1717290200.M1P1Q1.mx.example.com"), text).unwrap();
+    std::fs::write(
+        s.maildir("bob@example.com")
+            .join("new/1717290200.M1P1Q1.mx.example.com"),
+        text,
+    )
+    .unwrap();
     run_case(&s, "c20-pop3-top-zero-and-args.pop3", Proto::Pop3);
     // TOP headers are byte-identical to RETR's.
     let mut p = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
@@ -243,7 +311,11 @@ fn c21_maildir_info_flags() {
     let fixture = c21_fixture();
     assert_eq!(fixture.len(), 17);
     for (i, (path, _)) in fixture.iter().enumerate() {
-        std::fs::write(md.join(path), format!("Subject: c21 file {i}\r\n\r\nbody\r\n")).unwrap();
+        std::fs::write(
+            md.join(path),
+            format!("Subject: c21 file {i}\r\n\r\nbody\r\n"),
+        )
+        .unwrap();
     }
     let mut p = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
     let uids = p.uidl();
@@ -296,7 +368,10 @@ fn c21_maildir_info_flags() {
             _ => &["1717290000.M11P100Q11.mx.example.com!2,FRS"],
         };
         for w in want {
-            assert!(names.iter().any(|n| n == w), "sep {sep}: {w} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == w),
+                "sep {sep}: {w} missing from {names:?}"
+            );
         }
         // The hidden file and tmp/ were never written.
         let f = Flags::from_letters("S");
@@ -355,7 +430,15 @@ S: 221
     std::fs::write(md.join("new/1717290102.crlf.host.example"), b"\r\n").unwrap();
     // 6: a damaged quota file does not stop delivery.
     std::fs::write(md.join("maildirsize"), b"").unwrap();
-    assert!(smtp_send(s.smtp, "alice@example.org", &[bob], b"Subject: after\r\n\r\nx\r\n").starts_with("250"));
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &[bob],
+            b"Subject: after\r\n\r\nx\r\n"
+        )
+        .starts_with("250")
+    );
 
     let mut p = Pop3::login(s.pop3, bob, "Correct-Horse-7");
     let list = p.list();
@@ -364,15 +447,27 @@ S: 221
     assert_eq!(uidl.len(), 7);
     let files = s.messages(bob);
     for (n, size) in &list {
-        assert!(p.cmd(&format!("RETR {n}")).starts_with(&format!("+OK {size} octets")));
+        assert!(
+            p.cmd(&format!("RETR {n}"))
+                .starts_with(&format!("+OK {size} octets"))
+        );
         let raw = p.body_raw();
         assert_eq!(raw.len() as u64, *size, "message {n}");
     }
     // The zero-byte file: size 0, RETR "+OK" then ".".
-    let zero = uidl.iter().find(|(_, u)| u == "1717290100.zero.host.example").unwrap().0;
+    let zero = uidl
+        .iter()
+        .find(|(_, u)| u == "1717290100.zero.host.example")
+        .unwrap()
+        .0;
     assert_eq!(list[(zero - 1) as usize].1, 0);
     // The header-only message: TOP n 0 gives its header lines, then ".".
-    let (ho, _) = files.iter().enumerate().find(|(_, (_, raw))| contains(raw, b"c31 headers only")).map(|(i, f)| (i, f.clone())).unwrap();
+    let (ho, _) = files
+        .iter()
+        .enumerate()
+        .find(|(_, (_, raw))| contains(raw, b"c31 headers only"))
+        .map(|(i, f)| (i, f.clone()))
+        .unwrap();
     let _ = ho;
     for (n, _) in &list {
         assert!(p.cmd(&format!("TOP {n} 0")).starts_with("+OK"));

@@ -4,17 +4,30 @@
 
 mod common;
 
-use common::{path_str, python, Server};
+use common::{Server, path_str, python};
 
 fn roundtrip(corpus: &std::path::Path) {
     let mut s = Server::start(&[]);
     let state = s.dir.path().join("state.json");
     let smtp = s.smtp.to_string();
     let base = ["--state", path_str(&state)];
-    let send = python("corpus_roundtrip.py", &[&["send", "--smtp", &smtp, "--corpus", path_str(corpus)], &base[..]].concat());
+    let send = python(
+        "corpus_roundtrip.py",
+        &[
+            &["send", "--smtp", &smtp, "--corpus", path_str(corpus)],
+            &base[..],
+        ]
+        .concat(),
+    );
     println!("{send}");
     let pop3 = s.pop3.to_string();
-    println!("{}", python("corpus_roundtrip.py", &[&["verify", "--pop3", &pop3], &base[..]].concat()));
+    println!(
+        "{}",
+        python(
+            "corpus_roundtrip.py",
+            &[&["verify", "--pop3", &pop3], &base[..]].concat()
+        )
+    );
 
     // Delete the index and rebuild it from the files with nmail-resync.
     s.stop();
@@ -23,13 +36,27 @@ fn roundtrip(corpus: &std::path::Path) {
     }
     let out = s.resync(&["--quiet"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "nmail-resync: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "nmail-resync: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("rebuild: {text}");
     let check = s.resync(&["--check"]);
-    assert!(check.status.success(), "index still differs after the rebuild: {}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "index still differs after the rebuild: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     s.restart();
     let pop3 = s.pop3.to_string();
-    println!("{}", python("corpus_roundtrip.py", &[&["compare", "--pop3", &pop3], &base[..]].concat()));
+    println!(
+        "{}",
+        python(
+            "corpus_roundtrip.py",
+            &[&["compare", "--pop3", &pop3], &base[..]].concat()
+        )
+    );
     let log = s.log();
     assert!(!log.contains("panicked"), "server panicked:\n{log}");
 }

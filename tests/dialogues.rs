@@ -5,7 +5,7 @@
 mod common;
 
 use common::dialogue::{self, Proto, Script};
-use common::{smtp_send, strip_trace, Server};
+use common::{Server, smtp_send, strip_trace};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn user_address(local: &str) -> String {
@@ -19,7 +19,12 @@ fn setup(script: &Script) -> Server {
     for line in &script.setup {
         if let Some(rest) = line.strip_prefix("deliver ") {
             let (user, text) = rest.split_once(' ').expect("deliver USER TEXT");
-            let reply = smtp_send(server.smtp, "alice@example.org", &[&user_address(user)], &dialogue::expand(text));
+            let reply = smtp_send(
+                server.smtp,
+                "alice@example.org",
+                &[&user_address(user)],
+                &dialogue::expand(text),
+            );
             assert!(reply.starts_with("250"), "SETUP deliver: {reply}");
         }
     }
@@ -33,8 +38,13 @@ fn check(server: &Server, line: &str) -> Result<(), String> {
     let msgs = server.messages(&user_address(user));
     match kind {
         "count" => {
-            let n: usize = rest.trim().parse().map_err(|_| format!("bad CHECK: {line}"))?;
-            (msgs.len() == n).then_some(()).ok_or_else(|| format!("{user} has {} messages, not {n}", msgs.len()))
+            let n: usize = rest
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad CHECK: {line}"))?;
+            (msgs.len() == n)
+                .then_some(())
+                .ok_or_else(|| format!("{user} has {} messages, not {n}", msgs.len()))
         }
         "some" | "none" => {
             enum Test {
@@ -59,7 +69,10 @@ fn check(server: &Server, line: &str) -> Result<(), String> {
                 ("some", true) | ("none", false) => Ok(()),
                 _ => Err(format!(
                     "CHECK {line} failed; {user}'s messages:\n{}",
-                    msgs.iter().map(|(_, r)| format!("{:?}", String::from_utf8_lossy(r))).collect::<Vec<_>>().join("\n")
+                    msgs.iter()
+                        .map(|(_, r)| format!("{:?}", String::from_utf8_lossy(r)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 )),
             }
         }
@@ -70,9 +83,17 @@ fn check(server: &Server, line: &str) -> Result<(), String> {
 fn run_file(path: std::path::PathBuf) -> Result<(), Failed> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let script = dialogue::parse(&text);
-    let proto = if path.extension().is_some_and(|e| e == "pop3") { Proto::Pop3 } else { Proto::Smtp };
+    let proto = if path.extension().is_some_and(|e| e == "pop3") {
+        Proto::Pop3
+    } else {
+        Proto::Smtp
+    };
     let server = setup(&script);
-    let addr = if proto == Proto::Smtp { server.smtp } else { server.pop3 };
+    let addr = if proto == Proto::Smtp {
+        server.smtp
+    } else {
+        server.pop3
+    };
     dialogue::run(&script, addr, proto)?;
     // Let the server finish the last transaction before looking at files.
     std::thread::sleep(std::time::Duration::from_millis(200));

@@ -51,7 +51,9 @@ fn number(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.bytes().fold(0u64, |n, b| n.saturating_mul(10).saturating_add((b - b'0') as u64)))
+    Some(s.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add((b - b'0') as u64)
+    }))
 }
 
 /// Parses one command line (without CRLF).
@@ -69,10 +71,18 @@ pub fn parse(line: &[u8]) -> Result<Command, Error> {
     };
     let opt_msg = |args: &[&str]| match args {
         [] => Ok(None),
-        [n] => number(n).map(Some).ok_or(Error::Syntax("bad message number")),
+        [n] => number(n)
+            .map(Some)
+            .ok_or(Error::Syntax("bad message number")),
         _ => Err(Error::Syntax("too many arguments")),
     };
-    let none = |c: Command| if args.is_empty() { Ok(c) } else { Err(Error::Syntax("no arguments allowed")) };
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err(Error::Syntax("no arguments allowed"))
+        }
+    };
     match kw.to_ascii_uppercase().as_str() {
         "USER" if !rest.trim().is_empty() => Ok(Command::User(rest.trim().to_string())),
         "USER" => Err(Error::Syntax("USER needs a name")),
@@ -111,15 +121,37 @@ mod tests {
     fn c20_arguments() {
         assert_eq!(parse(b"TOP 1 0"), Ok(Command::Top(1, 0)));
         assert_eq!(parse(b"top 1 2"), Ok(Command::Top(1, 2)));
-        for bad in ["TOP 1", "TOP", "TOP 1 -1", "TOP x 0", "TOP 1 2 3", "RETR", "RETR +1", "DELE 1 2", "LIST a"] {
-            assert!(matches!(parse(bad.as_bytes()), Err(Error::Syntax(_))), "{bad}");
+        for bad in [
+            "TOP 1",
+            "TOP",
+            "TOP 1 -1",
+            "TOP x 0",
+            "TOP 1 2 3",
+            "RETR",
+            "RETR +1",
+            "DELE 1 2",
+            "LIST a",
+        ] {
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(Error::Syntax(_))),
+                "{bad}"
+            );
         }
-        assert_eq!(parse(b"TOP 1 99999999999999999999999"), Ok(Command::Top(1, u64::MAX)));
-        assert_eq!(parse(b"PASS two words "), Ok(Command::Pass("two words ".into())));
+        assert_eq!(
+            parse(b"TOP 1 99999999999999999999999"),
+            Ok(Command::Top(1, u64::MAX))
+        );
+        assert_eq!(
+            parse(b"PASS two words "),
+            Ok(Command::Pass("two words ".into()))
+        );
         assert_eq!(parse(b"LIST"), Ok(Command::List(None)));
         assert_eq!(parse(b"UIDL 3"), Ok(Command::Uidl(Some(3))));
         assert_eq!(parse(b"XYZZY"), Err(Error::Unknown));
         assert_eq!(parse(b"AUTH"), Ok(Command::Auth(None, None)));
-        assert_eq!(parse(b"AUTH plain dGVzdA=="), Ok(Command::Auth(Some("PLAIN".into()), Some("dGVzdA==".into()))));
+        assert_eq!(
+            parse(b"AUTH plain dGVzdA=="),
+            Ok(Command::Auth(Some("PLAIN".into()), Some("dGVzdA==".into())))
+        );
     }
 }

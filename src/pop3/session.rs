@@ -15,17 +15,17 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{Instrument, debug, info, warn};
 
+use nmail_sync::Address;
 use nmail_sync::index::MessageRecord;
 use nmail_sync::store::Folder;
-use nmail_sync::Address;
 
 use super::command::{self, Command};
 use super::wire::{self, Stuffer};
 use crate::auth::{self, Login};
-use crate::conn::{is_timeout, Conn, Line};
-use crate::server::{next_id, LogSafe, Shared};
+use crate::conn::{Conn, Line, is_timeout};
+use crate::server::{LogSafe, Shared, next_id};
 
 /// RFC 2449 §4: command lines are at most 255 octets; AUTH responses may be
 /// longer, so allow some room.
@@ -52,11 +52,15 @@ impl Maildrop {
     }
 
     fn live(&self) -> impl Iterator<Item = (usize, &MessageRecord)> {
-        self.msgs.iter().enumerate().filter(|(i, _)| !self.deleted[*i])
+        self.msgs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.deleted[*i])
     }
 
     fn stat(&self) -> (usize, u64) {
-        self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.wire_size))
+        self.live()
+            .fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.wire_size))
     }
 }
 
@@ -78,7 +82,8 @@ enum Outcome {
 /// Serves one POP3 connection to its end.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let id = next_id();
-    let span = tracing::info_span!("pop3", session = %id, peer = %peer, user = tracing::field::Empty);
+    let span =
+        tracing::info_span!("pop3", session = %id, peer = %peer, user = tracing::field::Empty);
     async move {
         let started = Instant::now();
         info!("session open");
@@ -131,10 +136,15 @@ impl Session {
     }
 
     async fn start_tls(&mut self, conn: Conn<TcpStream>) {
-        let Some(acceptor) = self.shared.tls.clone() else { return };
+        let Some(acceptor) = self.shared.tls.clone() else {
+            return;
+        };
         let (tcp, buffered) = conn.into_parts();
         if !buffered.is_empty() {
-            warn!(octets = buffered.len(), "discarded plaintext pipelined after STLS");
+            warn!(
+                octets = buffered.len(),
+                "discarded plaintext pipelined after STLS"
+            );
         }
         match tokio::time::timeout(self.timeout(), acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => {
@@ -227,7 +237,9 @@ impl Session {
     }
 
     fn capa(&self) -> Vec<u8> {
-        let mut c = String::from("+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
+        let mut c = String::from(
+            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n",
+        );
         if self.plaintext_ok() {
             c.push_str("USER\r\nSASL PLAIN\r\n");
         }
@@ -325,13 +337,18 @@ impl Session {
         }
         let address = match auth::login(&self.shared, name, password).await {
             Login::Ok(a) => a,
-            Login::Unavailable => return err("[SYS/TEMP] authentication unavailable, try again later"),
+            Login::Unavailable => {
+                return err("[SYS/TEMP] authentication unavailable, try again later");
+            }
             Login::Denied => {
                 self.failures += 1;
                 let delay = self.shared.throttle.failed(ip);
                 info!(user = %name, "login failed");
                 tokio::time::sleep(delay).await;
-                return err(format!("[AUTH] invalid user name or password (session {})", self.id));
+                return err(format!(
+                    "[AUTH] invalid user name or password (session {})",
+                    self.id
+                ));
             }
         };
         self.shared.throttle.succeeded(ip);
@@ -398,17 +415,31 @@ impl Session {
             && d.lock_renewed.elapsed() > Duration::from_secs(60)
         {
             d.lock_renewed = Instant::now();
-            let _ = self.shared.store.index().try_lock(&d.lock, &owner, ttl).await;
+            let _ = self
+                .shared
+                .store
+                .index()
+                .try_lock(&d.lock, &owner, ttl)
+                .await;
         }
     }
 
     async fn release(&mut self) {
         if let Some(d) = self.drop.take() {
-            let _ = self.shared.store.index().unlock(&d.lock, &self.lock_owner()).await;
+            let _ = self
+                .shared
+                .store
+                .index()
+                .unlock(&d.lock, &self.lock_owner())
+                .await;
         }
     }
 
-    async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(&mut self, cmd: Command, conn: &mut Conn<S>) {
+    async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        cmd: Command,
+        conn: &mut Conn<S>,
+    ) {
         let Some(d) = self.drop.as_mut() else { return };
         let r = match cmd {
             Command::Stat => {
@@ -417,12 +448,18 @@ impl Session {
             }
             Command::List(None) | Command::Uidl(None) => {
                 let uidl = matches!(cmd, Command::Uidl(_));
-                let mut out = ok(if uidl { "unique-id listing follows".to_string() } else {
+                let mut out = ok(if uidl {
+                    "unique-id listing follows".to_string()
+                } else {
                     let (n, s) = d.stat();
                     format!("{n} messages ({s} octets)")
                 });
                 for (i, m) in d.live() {
-                    let v = if uidl { m.uidl.clone() } else { m.wire_size.to_string() };
+                    let v = if uidl {
+                        m.uidl.clone()
+                    } else {
+                        m.wire_size.to_string()
+                    };
                     out.extend_from_slice(format!("{} {v}\r\n", i + 1).as_bytes());
                 }
                 out.extend_from_slice(b".\r\n");
@@ -452,16 +489,23 @@ impl Session {
             Command::Capa => self.capa(),
             Command::Retr(n) => return self.retr(n, None, conn).await,
             Command::Top(n, lines) => return self.retr(n, Some(lines), conn).await,
-            Command::User(_) | Command::Pass(_) | Command::Auth(..) | Command::Apop | Command::Stls => {
-                err("already logged in")
-            }
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Auth(..)
+            | Command::Apop
+            | Command::Stls => err("already logged in"),
             Command::Quit => unreachable!("handled by the loop"),
         };
         conn.queue(&r);
     }
 
     /// RETR (whole message, streamed) or TOP (header and `top` lines).
-    async fn retr<S: AsyncRead + AsyncWrite + Unpin>(&mut self, n: u64, top: Option<u64>, conn: &mut Conn<S>) {
+    async fn retr<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        n: u64,
+        top: Option<u64>,
+        conn: &mut Conn<S>,
+    ) {
         let Some(d) = self.drop.as_ref() else { return };
         let Some((_, m)) = d.get(n) else {
             conn.queue(&err("no such message"));
@@ -551,7 +595,9 @@ impl Session {
         match result {
             Ok(0) => {
                 info!(user = %address, deleted = count, left, "update done");
-                ok(format!("nmail POP3 server signing off ({left} messages left)"))
+                ok(format!(
+                    "nmail POP3 server signing off ({left} messages left)"
+                ))
             }
             Ok(failed) => {
                 warn!(user = %address, failed, "some messages could not be deleted");
@@ -569,7 +615,9 @@ impl Session {
 /// password. Missing base64 padding is tolerated.
 fn decode_plain(b64: &str) -> Option<(String, String, String)> {
     let t = b64.trim().trim_end_matches('=');
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD.decode(t).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(t)
+        .ok()?;
     let mut parts = raw.split(|&b| b == 0);
     let authz = String::from_utf8(parts.next()?.to_vec()).ok()?;
     let authc = String::from_utf8(parts.next()?.to_vec()).ok()?;

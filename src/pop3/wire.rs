@@ -82,7 +82,10 @@ pub fn top(raw: &[u8], lines: u64) -> Vec<u8> {
     let mut body_lines = 0u64;
     let mut pos = 0;
     while pos < canon.len() {
-        let next = canon[pos..].iter().position(|&b| b == b'\n').map_or(canon.len(), |i| pos + i + 1);
+        let next = canon[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(canon.len(), |i| pos + i + 1);
         if in_body {
             if body_lines == lines {
                 break;
@@ -136,9 +139,15 @@ mod tests {
     fn top_lines() {
         let m = b"From: a\r\nSubject: s\r\n folded\r\n\r\nb1\r\n.b2\r\nb3\r\n";
         assert_eq!(top(m, 0), b"From: a\r\nSubject: s\r\n folded\r\n\r\n.\r\n");
-        assert_eq!(top(m, 2), b"From: a\r\nSubject: s\r\n folded\r\n\r\nb1\r\n..b2\r\n.\r\n");
+        assert_eq!(
+            top(m, 2),
+            b"From: a\r\nSubject: s\r\n folded\r\n\r\nb1\r\n..b2\r\n.\r\n"
+        );
         assert_eq!(top(m, u64::MAX), stuffed(m, 100));
-        assert_eq!(top(b"Subject: only\r\nFrom: a\r\n", 0), b"Subject: only\r\nFrom: a\r\n.\r\n");
+        assert_eq!(
+            top(b"Subject: only\r\nFrom: a\r\n", 0),
+            b"Subject: only\r\nFrom: a\r\n.\r\n"
+        );
         assert_eq!(top(b"", 5), b".\r\n");
     }
 }

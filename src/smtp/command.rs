@@ -144,7 +144,8 @@ pub fn parse(line: &[u8]) -> Result<Command, Reply> {
                 ReversePath::Null
             } else {
                 ReversePath::Mailbox(
-                    parse_mailbox(path).map_err(|t| syntax("5.1.7", &format!("Bad sender address syntax: {t}")))?,
+                    parse_mailbox(path)
+                        .map_err(|t| syntax("5.1.7", &format!("Bad sender address syntax: {t}")))?,
                 )
             };
             Ok(Command::Mail {
@@ -156,14 +157,14 @@ pub fn parse(line: &[u8]) -> Result<Command, Reply> {
             let arg = strip_keyword(rest, "TO:")
                 .ok_or_else(|| syntax("5.5.4", "Syntax: RCPT TO:<address> [parameters]"))?;
             let (path, params) = split_path(arg)?;
-            let to = if path.eq_ignore_ascii_case("postmaster") {
-                ForwardPath::Postmaster
-            } else {
-                ForwardPath::Mailbox(
-                    parse_mailbox(path)
-                        .map_err(|t| syntax("5.1.3", &format!("Bad recipient address syntax: {t}")))?,
-                )
-            };
+            let to =
+                if path.eq_ignore_ascii_case("postmaster") {
+                    ForwardPath::Postmaster
+                } else {
+                    ForwardPath::Mailbox(parse_mailbox(path).map_err(|t| {
+                        syntax("5.1.3", &format!("Bad recipient address syntax: {t}"))
+                    })?)
+                };
             Ok(Command::Rcpt {
                 to,
                 params: parse_params(params)?,
@@ -262,7 +263,11 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, &'static str> {
     if local.is_empty() || local.len() > 64 {
         return Err("bad local-part length");
     }
-    if !local.starts_with('"') && !local.split('.').all(|a| !a.is_empty() && a.chars().all(is_atext)) {
+    if !local.starts_with('"')
+        && !local
+            .split('.')
+            .all(|a| !a.is_empty() && a.chars().all(is_atext))
+    {
         return Err("bad local-part");
     }
     if local.starts_with('"') && !quoted_ok(local) {
@@ -322,7 +327,8 @@ fn domain_ok(d: &str) -> bool {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
     })
 }
 
@@ -336,7 +342,9 @@ fn parse_params(s: &str) -> Result<Vec<Param>, Reply> {
         };
         let kw_ok = k.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let v_ok = v.is_none_or(|v| !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'='));
+        let v_ok = v.is_none_or(|v| {
+            !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'=')
+        });
         if !kw_ok || !v_ok {
             return Err(syntax("5.5.4", "Syntax error in parameters"));
         }
@@ -353,27 +361,87 @@ mod tests {
     use super::*;
 
     fn mb(l: &str, d: &str) -> Mailbox {
-        Mailbox { local: l.into(), domain: d.into() }
+        Mailbox {
+            local: l.into(),
+            domain: d.into(),
+        }
     }
 
     #[test]
     fn mail_and_rcpt() {
         let ok: &[(&str, Command)] = &[
-            ("MAIL FROM:<a@b.example>", Command::Mail { from: ReversePath::Mailbox(mb("a", "b.example")), params: vec![] }),
-            ("mail from: <a@b.example> SIZE=10 BODY=8BITMIME", Command::Mail {
-                from: ReversePath::Mailbox(mb("a", "b.example")),
-                params: vec![
-                    Param { keyword: "SIZE".into(), value: Some("10".into()) },
-                    Param { keyword: "BODY".into(), value: Some("8BITMIME".into()) },
-                ],
-            }),
-            ("MAIL FROM:<>", Command::Mail { from: ReversePath::Null, params: vec![] }),
-            ("MAIL FROM:a@b.example", Command::Mail { from: ReversePath::Mailbox(mb("a", "b.example")), params: vec![] }),
-            ("RCPT TO:<@relay.example,@x.example:bob@example.com>", Command::Rcpt { to: ForwardPath::Mailbox(mb("bob", "example.com")), params: vec![] }),
-            ("RCPT TO:<Postmaster>", Command::Rcpt { to: ForwardPath::Postmaster, params: vec![] }),
-            ("RCPT TO:<\"a b>c\"@example.com>", Command::Rcpt { to: ForwardPath::Mailbox(mb("\"a b>c\"", "example.com")), params: vec![] }),
-            ("RCPT TO:<\"relaytest%x.example\"@example.com>", Command::Rcpt { to: ForwardPath::Mailbox(mb("\"relaytest%x.example\"", "example.com")), params: vec![] }),
-            ("RCPT TO:<bob@[192.0.2.1]>", Command::Rcpt { to: ForwardPath::Mailbox(mb("bob", "[192.0.2.1]")), params: vec![] }),
+            (
+                "MAIL FROM:<a@b.example>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "b.example")),
+                    params: vec![],
+                },
+            ),
+            (
+                "mail from: <a@b.example> SIZE=10 BODY=8BITMIME",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "b.example")),
+                    params: vec![
+                        Param {
+                            keyword: "SIZE".into(),
+                            value: Some("10".into()),
+                        },
+                        Param {
+                            keyword: "BODY".into(),
+                            value: Some("8BITMIME".into()),
+                        },
+                    ],
+                },
+            ),
+            (
+                "MAIL FROM:<>",
+                Command::Mail {
+                    from: ReversePath::Null,
+                    params: vec![],
+                },
+            ),
+            (
+                "MAIL FROM:a@b.example",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "b.example")),
+                    params: vec![],
+                },
+            ),
+            (
+                "RCPT TO:<@relay.example,@x.example:bob@example.com>",
+                Command::Rcpt {
+                    to: ForwardPath::Mailbox(mb("bob", "example.com")),
+                    params: vec![],
+                },
+            ),
+            (
+                "RCPT TO:<Postmaster>",
+                Command::Rcpt {
+                    to: ForwardPath::Postmaster,
+                    params: vec![],
+                },
+            ),
+            (
+                "RCPT TO:<\"a b>c\"@example.com>",
+                Command::Rcpt {
+                    to: ForwardPath::Mailbox(mb("\"a b>c\"", "example.com")),
+                    params: vec![],
+                },
+            ),
+            (
+                "RCPT TO:<\"relaytest%x.example\"@example.com>",
+                Command::Rcpt {
+                    to: ForwardPath::Mailbox(mb("\"relaytest%x.example\"", "example.com")),
+                    params: vec![],
+                },
+            ),
+            (
+                "RCPT TO:<bob@[192.0.2.1]>",
+                Command::Rcpt {
+                    to: ForwardPath::Mailbox(mb("bob", "[192.0.2.1]")),
+                    params: vec![],
+                },
+            ),
         ];
         for (line, want) in ok {
             assert_eq!(parse(line.as_bytes()).as_ref(), Ok(want), "{line}");
@@ -399,7 +467,10 @@ mod tests {
             assert_eq!((r.code, r.status), (*code, *status), "{line}");
         }
         assert_eq!(parse(b"NOOP anything at all"), Ok(Command::Noop));
-        assert_eq!(parse(b"ehlo client.example.org"), Ok(Command::Ehlo("client.example.org".into())));
+        assert_eq!(
+            parse(b"ehlo client.example.org"),
+            Ok(Command::Ehlo("client.example.org".into()))
+        );
         assert!(parse(&[b'N', b'O', 0xff]).is_err());
     }
 }

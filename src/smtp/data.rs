@@ -85,7 +85,10 @@ impl DataReceiver {
                 State::Mid => {
                     // Fast path: copy up to the next CR or LF at once.
                     let rest = &input[i..];
-                    let n = rest.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(rest.len());
+                    let n = rest
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .unwrap_or(rest.len());
                     emit(&rest[..n], &mut out);
                     i += n;
                     if i < input.len() {
@@ -155,7 +158,9 @@ impl DataReceiver {
             i += 1;
         }
         self.size += produced;
-        debug_assert!(start_len.is_none_or(|s| out.is_none_or(|o| o.len() as u64 - s as u64 == produced)));
+        debug_assert!(
+            start_len.is_none_or(|s| out.is_none_or(|o| o.len() as u64 - s as u64 == produced))
+        );
         i
     }
 
@@ -199,16 +204,44 @@ mod tests {
         let table: &[(&[u8], &[u8], &[u8], bool, bool)] = &[
             (b".\r\n", b"", b"", false, true),
             (b"\r\n.\r\n", b"\r\n", b"", false, true),
-            (b"a\r\n.\r\nMAIL FROM:<x@y>\r\n", b"a\r\n", b"MAIL FROM:<x@y>\r\n", false, true),
+            (
+                b"a\r\n.\r\nMAIL FROM:<x@y>\r\n",
+                b"a\r\n",
+                b"MAIL FROM:<x@y>\r\n",
+                false,
+                true,
+            ),
             // c03: the first line is unstuffed too.
-            (b"..X: 1\r\n\r\n..\r\n...\r\n..a\r\n.. b\r\nplain\r\n....\r\n.\r\n",
-             b".X: 1\r\n\r\n.\r\n..\r\n.a\r\n. b\r\nplain\r\n...\r\n", b"", false, true),
+            (
+                b"..X: 1\r\n\r\n..\r\n...\r\n..a\r\n.. b\r\nplain\r\n....\r\n.\r\n",
+                b".X: 1\r\n\r\n.\r\n..\r\n.a\r\n. b\r\nplain\r\n...\r\n",
+                b"",
+                false,
+                true,
+            ),
             // c01: <LF>.<LF> is text.
-            (b"x\n.\nMAIL FROM:<a@b>\n.\r\nclosing\r\n.\r\n",
-             b"x\r\n.\r\nMAIL FROM:<a@b>\r\n.\r\nclosing\r\n", b"", true, true),
+            (
+                b"x\n.\nMAIL FROM:<a@b>\n.\r\nclosing\r\n.\r\n",
+                b"x\r\n.\r\nMAIL FROM:<a@b>\r\n.\r\nclosing\r\n",
+                b"",
+                true,
+                true,
+            ),
             // <CR>.<CR> and <LF>.<CR><LF> are text.
-            (b"x\r.\rDATA\r\n.\r\n", b"x\r\n.\r\nDATA\r\n", b"", true, true),
-            (b"x\n.\r\nRCPT\r\n.\r\n", b"x\r\n.\r\nRCPT\r\n", b"", true, true),
+            (
+                b"x\r.\rDATA\r\n.\r\n",
+                b"x\r\n.\r\nDATA\r\n",
+                b"",
+                true,
+                true,
+            ),
+            (
+                b"x\n.\r\nRCPT\r\n.\r\n",
+                b"x\r\n.\r\nRCPT\r\n",
+                b"",
+                true,
+                true,
+            ),
             // smtplib stuffs after bare LF; the dot goes.
             (b"a\n..b\r\n.\r\n", b"a\r\n.b\r\n", b"", true, true),
             // a dot after a bare CR was not stuffed by anyone: kept.

@@ -81,7 +81,11 @@ pub mod codes {
     /// 252 2.5.2: RFC 5321 §3.5.3, VRFY answered without confirming, so
     /// the command cannot be used to harvest addresses.
     pub fn r252_cannot_vrfy() -> Reply {
-        Reply::new(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery")
+        Reply::new(
+            252,
+            "2.5.2",
+            "Cannot VRFY user, but will accept message and attempt delivery",
+        )
     }
     /// 354: start mail input.
     pub fn r354_start() -> Reply {
@@ -93,7 +97,11 @@ pub mod codes {
     }
     /// 421 4.7.0: too many errors.
     pub fn r421_too_many_errors(host: &str) -> Reply {
-        Reply::new(421, "4.7.0", format!("{host} too many errors, closing connection"))
+        Reply::new(
+            421,
+            "4.7.0",
+            format!("{host} too many errors, closing connection"),
+        )
     }
     /// 421 4.3.2: too many connections.
     pub fn r421_busy(host: &str) -> Reply {
@@ -129,7 +137,11 @@ pub mod codes {
     }
     /// 550 5.1.1: unknown local mailbox.
     pub fn r550_unknown_user(rcpt: &str) -> Reply {
-        Reply::new(550, "5.1.1", format!("<{rcpt}>: Recipient address rejected: user unknown"))
+        Reply::new(
+            550,
+            "5.1.1",
+            format!("<{rcpt}>: Recipient address rejected: user unknown"),
+        )
     }
     /// 550 5.7.1: relaying refused (no open relay).
     pub fn r550_relay_denied(rcpt: &str) -> Reply {
@@ -137,11 +149,19 @@ pub mod codes {
     }
     /// 550 5.5.2: RFC 5321 §2.3.8, bare CR or LF refused by configuration.
     pub fn r550_bare_lf() -> Reply {
-        Reply::new(550, "5.5.2", "Message refused: bare CR or LF in data (RFC 5321 2.3.8)")
+        Reply::new(
+            550,
+            "5.5.2",
+            "Message refused: bare CR or LF in data (RFC 5321 2.3.8)",
+        )
     }
     /// 552 5.3.4: RFC 1870, message too big.
     pub fn r552_too_big(limit: u64) -> Reply {
-        Reply::new(552, "5.3.4", format!("Message size exceeds fixed limit of {limit} octets"))
+        Reply::new(
+            552,
+            "5.3.4",
+            format!("Message size exceeds fixed limit of {limit} octets"),
+        )
     }
     /// 554 5.5.1: RFC 2920 §3.1, DATA with no valid recipient.
     pub fn r554_no_recipients() -> Reply {
@@ -158,9 +178,16 @@ mod tests {
         let r = Reply {
             code: 250,
             status: "",
-            lines: vec!["mx.example.com".into(), "PIPELINING".into(), "SIZE 10".into()],
+            lines: vec![
+                "mx.example.com".into(),
+                "PIPELINING".into(),
+                "SIZE 10".into(),
+            ],
         };
-        assert_eq!(r.to_wire(), b"250-mx.example.com\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+        assert_eq!(
+            r.to_wire(),
+            b"250-mx.example.com\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
+        );
         let r = Reply::new(550, "5.1.1", "no\r\nMAIL FROM").with_session("ab12");
         assert_eq!(r.to_wire(), b"550 5.1.1 no??MAIL FROM (session ab12)\r\n");
     }

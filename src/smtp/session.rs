@@ -14,17 +14,17 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{Instrument, debug, info, warn};
 
 use nmail_sync::store::Body;
 use nmail_sync::{Address, LocalPart};
 
 use super::command::{self, Command, ForwardPath, Mailbox, Param, ReversePath};
 use super::data::DataReceiver;
-use super::reply::{codes, Reply};
+use super::reply::{Reply, codes};
 use crate::config::BareLineEnds;
-use crate::conn::{is_timeout, Conn, Line};
-use crate::server::{next_id, Shared};
+use crate::conn::{Conn, Line, is_timeout};
+use crate::server::{Shared, next_id};
 
 /// RFC 5321 §4.5.3.1.4 sets 512 octets for a command line; extensions
 /// raise it, so allow more, but bound it.
@@ -93,7 +93,11 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         if let Outcome::StartTls = s.run(&mut conn).await {
             s.start_tls(conn).await;
         }
-        info!(messages = s.accepted, secs = started.elapsed().as_secs_f32(), "session close");
+        info!(
+            messages = s.accepted,
+            secs = started.elapsed().as_secs_f32(),
+            "session close"
+        );
     }
     .instrument(span)
     .await
@@ -109,12 +113,17 @@ impl Session {
     }
 
     async fn start_tls(&mut self, conn: Conn<TcpStream>) {
-        let Some(acceptor) = self.shared.tls.clone() else { return };
+        let Some(acceptor) = self.shared.tls.clone() else {
+            return;
+        };
         let (tcp, buffered) = conn.into_parts();
         if !buffered.is_empty() {
             // RFC 3207 §4.2 / CVE-2011-0411: anything sent after STARTTLS
             // but before the handshake is an injection attempt; drop it.
-            warn!(octets = buffered.len(), "discarded plaintext pipelined after STARTTLS");
+            warn!(
+                octets = buffered.len(),
+                "discarded plaintext pipelined after STARTTLS"
+            );
         }
         let tls = match tokio::time::timeout(self.timeout(), acceptor.accept(tcp)).await {
             Ok(Ok(t)) => t,
@@ -216,7 +225,10 @@ impl Session {
         }
     }
 
-    async fn too_many_errors<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) -> Outcome {
+    async fn too_many_errors<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+    ) -> Outcome {
         warn!(errors = self.errors, "too many errors; closing");
         let r = codes::r421_too_many_errors(self.host());
         self.reply(conn, r);
@@ -225,7 +237,11 @@ impl Session {
     }
 
     fn reply<S: AsyncRead + AsyncWrite + Unpin>(&self, conn: &mut Conn<S>, r: Reply) {
-        let r = if r.is_failure() { r.with_session(&self.id) } else { r };
+        let r = if r.is_failure() {
+            r.with_session(&self.id)
+        } else {
+            r
+        };
         if r.is_failure() {
             info!(code = r.code, status = r.status, text = %r.lines.join(" / "), "rejected");
         } else {
@@ -251,7 +267,12 @@ impl Session {
                 self.esmtp = true;
                 self.tx = None;
                 let mut lines = vec![
-                    format!("{} Hello {} [{}]", self.host(), sanitize(&host), self.peer.ip()),
+                    format!(
+                        "{} Hello {} [{}]",
+                        self.host(),
+                        sanitize(&host),
+                        self.peer.ip()
+                    ),
                     "PIPELINING".into(),
                     format!("SIZE {}", self.shared.config.smtp.max_message_size),
                     "8BITMIME".into(),
@@ -260,7 +281,11 @@ impl Session {
                 if self.shared.tls.is_some() && !self.tls {
                     lines.push("STARTTLS".into());
                 }
-                Reply { code: 250, status: "", lines }
+                Reply {
+                    code: 250,
+                    status: "",
+                    lines,
+                }
             }
             Command::Helo(host) => {
                 self.helo = Some(host);
@@ -287,7 +312,9 @@ impl Session {
             Command::Auth => codes::r502_not_implemented(),
             // TODO: CHUNKING/BINARYMIME (RFC 3030); not advertised until built.
             Command::Bdat => codes::r502_not_implemented(),
-            Command::Quit | Command::StartTls | Command::Data => unreachable!("handled by the loop"),
+            Command::Quit | Command::StartTls | Command::Data => {
+                unreachable!("handled by the loop")
+            }
         }
     }
 
@@ -311,17 +338,27 @@ impl Session {
                     Ok(_) => {}
                     Err(_) => return Reply::new(501, "5.5.4", "Bad SIZE parameter"),
                 },
-                ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
+                ("BODY", Some(v))
+                    if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("BODY", _) => return Reply::new(501, "5.5.4", "BODY must be 7BIT or 8BITMIME"),
-                _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {}", p.keyword)),
+                _ => {
+                    return Reply::new(555, "5.5.4", format!("Unsupported parameter {}", p.keyword));
+                }
             }
         }
         if let ReversePath::Mailbox(m) = &from
             && m.is_utf8()
         {
-            return Reply::new(553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8, which is not offered");
+            return Reply::new(
+                553,
+                "5.6.7",
+                "Non-ASCII sender address needs SMTPUTF8, which is not offered",
+            );
         }
-        self.tx = Some(Transaction { from, recipients: Vec::new() });
+        self.tx = Some(Transaction {
+            from,
+            recipients: Vec::new(),
+        });
         codes::r250_sender_ok()
     }
 
@@ -342,9 +379,16 @@ impl Session {
         if let Some(m) = &mailbox
             && m.is_utf8()
         {
-            return Reply::new(553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8, which is not offered");
+            return Reply::new(
+                553,
+                "5.6.7",
+                "Non-ASCII recipient address needs SMTPUTF8, which is not offered",
+            );
         }
-        let shown = mailbox.as_ref().map(Mailbox::to_addr).unwrap_or_else(|| "postmaster".into());
+        let shown = mailbox
+            .as_ref()
+            .map(Mailbox::to_addr)
+            .unwrap_or_else(|| "postmaster".into());
         let account = match self.resolve(mailbox.as_ref()).await {
             Ok(Resolved::Local(a)) => a,
             Ok(Resolved::Unknown) => return codes::r550_unknown_user(&shown),
@@ -365,7 +409,10 @@ impl Session {
     }
 
     /// Maps a forward-path to a hosted account.
-    async fn resolve(&self, m: Option<&Mailbox>) -> Result<Resolved, nmail_sync::index::IndexError> {
+    async fn resolve(
+        &self,
+        m: Option<&Mailbox>,
+    ) -> Result<Resolved, nmail_sync::index::IndexError> {
         let index = self.shared.store.index();
         let (local, domain) = match m {
             Some(m) => {
@@ -416,7 +463,10 @@ impl Session {
 
     /// The DATA command through to its reply. Err means the connection is
     /// gone.
-    async fn data<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) -> Result<(), ()> {
+    async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+    ) -> Result<(), ()> {
         let Some(tx) = self.tx.as_ref() else {
             self.errors += 1;
             self.reply(conn, codes::r503_sequence("Need MAIL and RCPT before DATA"));
@@ -440,10 +490,13 @@ impl Session {
         };
         let reply = match received {
             Received::TooBig => codes::r552_too_big(self.shared.config.smtp.max_message_size),
-            Received::Failed(e) if nmail_sync::fsutil::is_storage_full(&e) => codes::r452_storage_full(),
+            Received::Failed(e) if nmail_sync::fsutil::is_storage_full(&e) => {
+                codes::r452_storage_full()
+            }
             Received::Failed(_) => codes::r451_local_error(),
-            Received::Body(_) if receiver.bare_line_end
-                && self.shared.config.smtp.bare_line_ends == BareLineEnds::Reject =>
+            Received::Body(_)
+                if receiver.bare_line_end
+                    && self.shared.config.smtp.bare_line_ends == BareLineEnds::Reject =>
             {
                 codes::r550_bare_lf()
             }
@@ -451,7 +504,9 @@ impl Session {
                 if receiver.bare_line_end {
                     info!(queue_id = %queue_id, "bare CR or LF in data, stored as CRLF");
                 }
-                let reply = self.deliver(&queue_id, tx, body.clone(), receiver.size).await;
+                let reply = self
+                    .deliver(&queue_id, tx, body.clone(), receiver.size)
+                    .await;
                 if let Body::File(p) = &body {
                     let _ = tokio::fs::remove_file(p).await;
                 }
@@ -509,11 +564,15 @@ impl Session {
             Ok(Received::Failed(e))
         } else if spool.is_some() {
             match self.spill(&mut spool, &buf, queue_id).await {
-                Ok(()) => Ok(Received::Body(Body::File(spool.as_ref().map(|s| s.0.clone()).unwrap_or_default()))),
+                Ok(()) => Ok(Received::Body(Body::File(
+                    spool.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                ))),
                 Err(e) => Ok(Received::Failed(e)),
             }
         } else {
-            Ok(Received::Body(Body::Memory(Arc::new(std::mem::take(&mut buf)))))
+            Ok(Received::Body(Body::Memory(Arc::new(std::mem::take(
+                &mut buf,
+            )))))
         };
         if !matches!(received, Ok(Received::Body(Body::File(_))))
             && let Some((p, _)) = spool.take()
@@ -573,7 +632,12 @@ impl Session {
                 .into_bytes()
             })
             .collect();
-        match self.shared.store.deliver(&tx.recipients, prefixes, body).await {
+        match self
+            .shared
+            .store
+            .deliver(&tx.recipients, prefixes, body)
+            .await
+        {
             Ok(files) => {
                 let rcpts: Vec<String> = tx.recipients.iter().map(|a| a.to_string()).collect();
                 info!(queue_id, size, from = %from, recipients = %rcpts.join(","),
@@ -623,7 +687,11 @@ fn unquote(local: &str) -> String {
                 }
             }
             // Kept distinguishable from any account name.
-            if LocalPart::parse(&out).is_ok() { out } else { local.to_string() }
+            if LocalPart::parse(&out).is_ok() {
+                out
+            } else {
+                local.to_string()
+            }
         }
         None => local.to_string(),
     }
@@ -633,7 +701,13 @@ fn unquote(local: &str) -> String {
 fn sanitize(s: &str) -> String {
     s.chars()
         .take(255)
-        .map(|c| if c.is_ascii_graphic() && !"();\\".contains(c) { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() && !"();\\".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -653,7 +727,10 @@ mod tests {
     fn unquoting() {
         assert_eq!(unquote("\"bob\""), "bob");
         assert_eq!(unquote("\"b\\ob\""), "bob");
-        assert_eq!(unquote("\"relaytest%x.example\""), "\"relaytest%x.example\"");
+        assert_eq!(
+            unquote("\"relaytest%x.example\""),
+            "\"relaytest%x.example\""
+        );
         assert_eq!(unquote("bob"), "bob");
     }
 }

@@ -10,13 +10,13 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::address::{Address, AddressError, DomainName, LocalPart};
 use crate::fsutil::{create_dir_all_durable, fsync_dir, write_file_atomic};
@@ -152,10 +152,12 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<Option<T>, 
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    toml::from_str(&text).map(Some).map_err(|e| AccountError::Format {
-        path: path.clone(),
-        message: e.to_string(),
-    })
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| AccountError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })
 }
 
 /// Reads and writes the account files of a data folder.
@@ -256,7 +258,9 @@ impl Accounts {
             return Err(AccountError::Exists(format!("account {address}")));
         }
         let maildir = crate::maildir::Maildir::new(self.data.maildir(address), ':');
-        maildir.create().map_err(io_err(self.data.maildir(address)))?;
+        maildir
+            .create()
+            .map_err(io_err(self.data.maildir(address)))?;
         let file = UserFile {
             address: address.to_string(),
             password: hash_password(password)?,
@@ -279,7 +283,11 @@ impl Accounts {
     }
 
     /// Sets a new password.
-    pub fn set_password(&self, address: &Address, password: &str) -> Result<UserFile, AccountError> {
+    pub fn set_password(
+        &self,
+        address: &Address,
+        password: &str,
+    ) -> Result<UserFile, AccountError> {
         let mut file = self
             .user(address)?
             .ok_or_else(|| AccountError::NoSuchUser(address.clone()))?;
@@ -289,7 +297,10 @@ impl Accounts {
     }
 
     /// Every account of a domain, sorted; unreadable ones in the second list.
-    pub fn users(&self, domain: &DomainName) -> Result<(Vec<UserFile>, Vec<AccountError>), AccountError> {
+    pub fn users(
+        &self,
+        domain: &DomainName,
+    ) -> Result<(Vec<UserFile>, Vec<AccountError>), AccountError> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for name in list_dir_names(&self.data.users_dir(domain))? {
@@ -310,7 +321,11 @@ impl Accounts {
     /// moved to `removed/<domain>/<local>.<timestamp>` and that path is
     /// returned, so a mistaken removal loses nothing; with `purge` it is
     /// deleted.
-    pub fn remove_user(&self, address: &Address, purge: bool) -> Result<Option<PathBuf>, AccountError> {
+    pub fn remove_user(
+        &self,
+        address: &Address,
+        purge: bool,
+    ) -> Result<Option<PathBuf>, AccountError> {
         if self.user(address)?.is_none() {
             return Err(AccountError::NoSuchUser(address.clone()));
         }
@@ -371,9 +386,16 @@ mod tests {
         assert!(f.password.starts_with("$argon2id$"));
         assert!(verify_password(&f.password, "Correct-Horse-7"));
         assert!(!verify_password(&f.password, "wrong"));
-        assert!(dir.path().join("domains/example.com/users/bob/Maildir/new").is_dir());
+        assert!(
+            dir.path()
+                .join("domains/example.com/users/bob/Maildir/new")
+                .is_dir()
+        );
         acc.set_password(&bob, "other").unwrap();
-        assert!(verify_password(&acc.user(&bob).unwrap().unwrap().password, "other"));
+        assert!(verify_password(
+            &acc.user(&bob).unwrap().unwrap().password,
+            "other"
+        ));
         assert_eq!(acc.users(&d).unwrap().0.len(), 1);
         assert!(matches!(
             acc.remove_domain(&d, false, false),

@@ -157,9 +157,18 @@ mod tests {
         let a = Address::parse("Bob.Smith@Example.COM").unwrap();
         assert_eq!(a.to_string(), "bob.smith@example.com");
         for bad in [
-            "bob", "@example.com", "bob@", ".bob@example.com", "bob.@example.com",
-            "b..ob@example.com", "bob+tag@example.com", "bo/b@example.com",
-            "bob@exa_mple.com", "bob@-example.com", "bob@example..com", "../x@example.com",
+            "bob",
+            "@example.com",
+            "bob@",
+            ".bob@example.com",
+            "bob.@example.com",
+            "b..ob@example.com",
+            "bob+tag@example.com",
+            "bo/b@example.com",
+            "bob@exa_mple.com",
+            "bob@-example.com",
+            "bob@example..com",
+            "../x@example.com",
         ] {
             assert!(Address::parse(bad).is_err(), "{bad} accepted");
         }

@@ -63,7 +63,8 @@ impl DataDir {
 
     /// `DIR/domains/<domain>/users/<local>`: the account's own folder.
     pub fn user_dir(&self, address: &Address) -> PathBuf {
-        self.users_dir(address.domain()).join(address.local().as_str())
+        self.users_dir(address.domain())
+            .join(address.local().as_str())
     }
 
     /// `.../users/<local>/user.toml`.

@@ -149,7 +149,9 @@ impl NameGenerator {
 
     /// The next unique name, for a message of `size` octets.
     pub fn next(&self, size: u64) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         format!(
             "{}.M{}P{}Q{}R{:08x}.{},S={}",
@@ -385,19 +387,84 @@ mod tests {
     #[test]
     fn c21_names_and_flags() {
         let table = [
-            ("1717290000.M1P100Q1.mx.example.com:2,S", "1717290000.M1P100Q1.mx.example.com", "S", "RS"),
-            ("1717290000.M2P100Q2.mx.example.com:2,TS", "1717290000.M2P100Q2.mx.example.com", "ST", "RST"),
-            ("1717290000.M3P100Q3.mx.example.com:2,:2,S", "1717290000.M3P100Q3.mx.example.com", "S", "RS"),
-            ("1717290000.M4P100Q4.mx.example.com:::2:2::2,S", "1717290000.M4P100Q4.mx.example.com", "S", "RS"),
-            ("1717290000.M5P100Q5.mx.example.com:2,", "1717290000.M5P100Q5.mx.example.com", "", "R"),
-            ("1717290000.M6P100Q6.mx.example.com:2,SS", "1717290000.M6P100Q6.mx.example.com", "S", "RS"),
-            ("1717290000.M7P100Q7.mx.example.com:2,Sab", "1717290000.M7P100Q7.mx.example.com", "Sab", "RSab"),
-            ("1717290000.M8P100Q8.mx.example.com:2,SZ", "1717290000.M8P100Q8.mx.example.com", "SZ", "RSZ"),
-            ("1717290000.M9P100Q9.mx.example.com:1,experimental", "1717290000.M9P100Q9.mx.example.com", "", "R"),
-            ("1717290000.M10P100Q10.mx.example.com;2,S", "1717290000.M10P100Q10.mx.example.com;2,S", "", "R"),
-            ("1717290000.M12P100Q12.mx.example.com", "1717290000.M12P100Q12.mx.example.com", "", "R"),
-            ("1717290000.M14P100Q14.[gmail]*?.example.com:2,S", "1717290000.M14P100Q14.[gmail]*?.example.com", "S", "RS"),
-            ("1717290000.M15P100Q15.보고서 사본:2,S", "1717290000.M15P100Q15.보고서 사본", "S", "RS"),
+            (
+                "1717290000.M1P100Q1.mx.example.com:2,S",
+                "1717290000.M1P100Q1.mx.example.com",
+                "S",
+                "RS",
+            ),
+            (
+                "1717290000.M2P100Q2.mx.example.com:2,TS",
+                "1717290000.M2P100Q2.mx.example.com",
+                "ST",
+                "RST",
+            ),
+            (
+                "1717290000.M3P100Q3.mx.example.com:2,:2,S",
+                "1717290000.M3P100Q3.mx.example.com",
+                "S",
+                "RS",
+            ),
+            (
+                "1717290000.M4P100Q4.mx.example.com:::2:2::2,S",
+                "1717290000.M4P100Q4.mx.example.com",
+                "S",
+                "RS",
+            ),
+            (
+                "1717290000.M5P100Q5.mx.example.com:2,",
+                "1717290000.M5P100Q5.mx.example.com",
+                "",
+                "R",
+            ),
+            (
+                "1717290000.M6P100Q6.mx.example.com:2,SS",
+                "1717290000.M6P100Q6.mx.example.com",
+                "S",
+                "RS",
+            ),
+            (
+                "1717290000.M7P100Q7.mx.example.com:2,Sab",
+                "1717290000.M7P100Q7.mx.example.com",
+                "Sab",
+                "RSab",
+            ),
+            (
+                "1717290000.M8P100Q8.mx.example.com:2,SZ",
+                "1717290000.M8P100Q8.mx.example.com",
+                "SZ",
+                "RSZ",
+            ),
+            (
+                "1717290000.M9P100Q9.mx.example.com:1,experimental",
+                "1717290000.M9P100Q9.mx.example.com",
+                "",
+                "R",
+            ),
+            (
+                "1717290000.M10P100Q10.mx.example.com;2,S",
+                "1717290000.M10P100Q10.mx.example.com;2,S",
+                "",
+                "R",
+            ),
+            (
+                "1717290000.M12P100Q12.mx.example.com",
+                "1717290000.M12P100Q12.mx.example.com",
+                "",
+                "R",
+            ),
+            (
+                "1717290000.M14P100Q14.[gmail]*?.example.com:2,S",
+                "1717290000.M14P100Q14.[gmail]*?.example.com",
+                "S",
+                "RS",
+            ),
+            (
+                "1717290000.M15P100Q15.보고서 사본:2,S",
+                "1717290000.M15P100Q15.보고서 사본",
+                "S",
+                "RS",
+            ),
         ];
         for (name, key, flags, after) in table {
             let (k, info) = split_name(name, ':');
@@ -432,13 +499,30 @@ mod tests {
         md.create().unwrap();
         let g = NameGenerator::new("h");
         let d = md
-            .deliver(&g, &[Source::Bytes(b"Subject: x\r\n\r\n"), Source::Bytes(b"body\r\n")])
+            .deliver(
+                &g,
+                &[
+                    Source::Bytes(b"Subject: x\r\n\r\n"),
+                    Source::Bytes(b"body\r\n"),
+                ],
+            )
             .unwrap();
         assert_eq!(d.size, 20);
         assert!(d.name.ends_with(",S=20"));
-        assert!(fs::read_dir(dir.path().join("Maildir/tmp")).unwrap().next().is_none());
+        assert!(
+            fs::read_dir(dir.path().join("Maildir/tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
         let (list, _) = md.list().unwrap();
-        assert_eq!(list, vec![Entry { subdir: Subdir::New, name: d.name.clone() }]);
+        assert_eq!(
+            list,
+            vec![Entry {
+                subdir: Subdir::New,
+                name: d.name.clone()
+            }]
+        );
         let name = md.set_flags(&list[0], &Flags::from_letters("S")).unwrap();
         assert_eq!(name, format!("{}:2,S", d.name));
         let (list, _) = md.list().unwrap();

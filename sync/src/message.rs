@@ -36,7 +36,11 @@ impl CrlfNormalizer {
                 return;
             } else {
                 out.extend_from_slice(b"\r\n");
-                rest = if rest[i + 1] == b'\n' { &rest[i + 2..] } else { &rest[i + 1..] };
+                rest = if rest[i + 1] == b'\n' {
+                    &rest[i + 2..]
+                } else {
+                    &rest[i + 1..]
+                };
             }
         }
         out.extend_from_slice(rest);
@@ -202,7 +206,10 @@ pub fn parse_meta(raw: &[u8]) -> Meta {
     let result = std::panic::catch_unwind(|| parse_meta_unguarded(raw));
     IN_PARSER.with(|f| f.set(false));
     result.unwrap_or_else(|_| {
-        tracing::warn!(octets = raw.len(), "MIME parser failed on a message; indexed as unparsable");
+        tracing::warn!(
+            octets = raw.len(),
+            "MIME parser failed on a message; indexed as unparsable"
+        );
         let mut m = Meta::unreadable();
         m.status = ParseStatus::Unparsable;
         m
@@ -217,8 +224,16 @@ fn parse_meta_unguarded(raw: &[u8]) -> Meta {
     };
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
     Meta {
-        from: msg.from().map(format_addresses).and_then(nonempty).map(|s| clip(&s)),
-        to: msg.to().map(format_addresses).and_then(nonempty).map(|s| clip(&s)),
+        from: msg
+            .from()
+            .map(format_addresses)
+            .and_then(nonempty)
+            .map(|s| clip(&s)),
+        to: msg
+            .to()
+            .map(format_addresses)
+            .and_then(nonempty)
+            .map(|s| clip(&s)),
         subject: msg.subject().map(clip),
         date: msg.date().map(|d| d.to_timestamp()),
         message_id: msg.message_id().map(clip),
@@ -287,10 +302,16 @@ mod tests {
     /// A real message on which mail-parser 0.11.9 panics.
     #[test]
     fn parser_panic_is_contained() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/corpus/spamassassin/nice/mime9.eml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/corpus/spamassassin/nice/mime9.eml"
+        );
         let raw = std::fs::read(path).unwrap();
         quiet_parser_panics();
         assert_eq!(parse_meta(&raw).status, ParseStatus::Unparsable);
-        assert_eq!(parse_meta(b"Subject: fine\r\n\r\nx\r\n").status, ParseStatus::Ok);
+        assert_eq!(
+            parse_meta(b"Subject: fine\r\n\r\nx\r\n").status,
+            ParseStatus::Ok
+        );
     }
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use crate::address::{Address, DomainName};
 use crate::index::{MessageRecord, UserRecord};
 use crate::maildir::{Entry, Flags, Maildir, Subdir};
-use crate::message::{parse_meta, Meta, WireSizer};
-use crate::store::{domain_record, uidl_for, user_record, Folder, Store, StoreError};
+use crate::message::{Meta, WireSizer, parse_meta};
+use crate::store::{Folder, Store, StoreError, domain_record, uidl_for, user_record};
 
 /// How closely a folder is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,7 +164,11 @@ pub struct Options {
 }
 
 /// Builds the index row of a message file by reading it.
-pub fn record_for(md: &Maildir, entry: &Entry, internal_date: Option<i64>) -> (MessageRecord, Option<io::Error>) {
+pub fn record_for(
+    md: &Maildir,
+    entry: &Entry,
+    internal_date: Option<i64>,
+) -> (MessageRecord, Option<io::Error>) {
     let path = md.file_path(entry.subdir, &entry.name);
     let sep = md.separator();
     let uniq = entry.key(sep).to_string();
@@ -211,16 +215,28 @@ fn file_label(e: &Entry) -> String {
 
 /// Compares one folder with its index rows and, unless `dry_run`, mends
 /// the rows.
-pub async fn sync_folder(store: &Store, folder: &Folder, depth: Depth, dry_run: bool) -> Result<Report, StoreError> {
+pub async fn sync_folder(
+    store: &Store,
+    folder: &Folder,
+    depth: Depth,
+    dry_run: bool,
+) -> Result<Report, StoreError> {
     let rows = store.index().messages(folder.id).await?;
     let md = folder.maildir.clone();
-    let label = store.data().relative(md.path()).to_string_lossy().into_owned();
+    let label = store
+        .data()
+        .relative(md.path())
+        .to_string_lossy()
+        .into_owned();
     let plan = tokio::task::spawn_blocking(move || plan_folder(&md, &label, rows, depth, dry_run))
         .await
         .map_err(|e| StoreError::io("sync folder")(io::Error::other(e)))??;
     if !dry_run {
         if !plan.remove.is_empty() {
-            store.index().delete_messages(folder.id, plan.remove).await?;
+            store
+                .index()
+                .delete_messages(folder.id, plan.remove)
+                .await?;
         }
         // Chunks keep one commit from holding the writer for long while a
         // big folder is indexed, so deliveries keep flowing.
@@ -266,7 +282,8 @@ fn plan_folder(
     for e in entries {
         by_key.entry(e.key(sep).to_string()).or_default().push(e);
     }
-    let mut rows: HashMap<String, MessageRecord> = rows.into_iter().map(|r| (r.uniq.clone(), r)).collect();
+    let mut rows: HashMap<String, MessageRecord> =
+        rows.into_iter().map(|r| (r.uniq.clone(), r)).collect();
     let mut put = Vec::new();
     let mut keys: Vec<_> = by_key.into_iter().collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
@@ -290,7 +307,9 @@ fn plan_folder(
                 if !dry_run {
                     let (row, err) = record_for(md, entry, None);
                     if let Some(e) = err {
-                        report.errors.push(format!("{label}/{}: {e}", file_label(entry)));
+                        report
+                            .errors
+                            .push(format!("{label}/{}: {e}", file_label(entry)));
                     }
                     put.push(row);
                 }
@@ -313,7 +332,9 @@ fn plan_folder(
                     if !dry_run {
                         let (new, err) = record_for(md, entry, Some(row.internal_date));
                         if let Some(e) = err {
-                            report.errors.push(format!("{label}/{}: {e}", file_label(entry)));
+                            report
+                                .errors
+                                .push(format!("{label}/{}: {e}", file_label(entry)));
                         }
                         put.push(new);
                     }
@@ -348,7 +369,11 @@ fn plan_folder(
         put.clear();
         remove.clear();
     }
-    Ok(Plan { report, put, remove })
+    Ok(Plan {
+        report,
+        put,
+        remove,
+    })
 }
 
 /// The Maildir++ folders of an account: INBOX and every `.Name` subfolder
@@ -382,17 +407,25 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
         opts.domain.as_ref().is_none_or(|x| x.as_str() == d)
             && opts.user.as_ref().is_none_or(|u| u.domain().as_str() == d)
     };
-    let in_scope_user = |a: &str| in_scope_domain(a.rsplit('@').next().unwrap_or("")) && opts.user.as_ref().is_none_or(|u| u.to_string() == a);
+    let in_scope_user = |a: &str| {
+        in_scope_domain(a.rsplit('@').next().unwrap_or(""))
+            && opts.user.as_ref().is_none_or(|u| u.to_string() == a)
+    };
 
     // Domains.
     let (domain_files, bad) = accounts.domains()?;
     report.errors.extend(bad.into_iter().map(|e| e.to_string()));
     let domain_rows = index.domains().await?;
-    let domain_files: Vec<_> = domain_files.into_iter().filter(|d| in_scope_domain(&d.name)).collect();
+    let domain_files: Vec<_> = domain_files
+        .into_iter()
+        .filter(|d| in_scope_domain(&d.name))
+        .collect();
     for d in &domain_files {
         let row = domain_rows.iter().find(|r| r.name == d.name);
         if row != Some(&domain_record(d)) {
-            report.differences.push(Difference::AccountWithoutRow { name: d.name.clone() });
+            report.differences.push(Difference::AccountWithoutRow {
+                name: d.name.clone(),
+            });
             report.added += 1;
             if !opts.dry_run {
                 index.put_domain(domain_record(d)).await?;
@@ -401,7 +434,9 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     }
     for r in domain_rows.iter().filter(|r| in_scope_domain(&r.name)) {
         if !domain_files.iter().any(|d| d.name == r.name) {
-            report.differences.push(Difference::RowWithoutAccount { name: r.name.clone() });
+            report.differences.push(Difference::RowWithoutAccount {
+                name: r.name.clone(),
+            });
             report.removed += 1;
             if !opts.dry_run {
                 index.delete_domain(&r.name).await?;
@@ -412,7 +447,9 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     // Accounts.
     let mut user_files = Vec::new();
     for d in &domain_files {
-        let Ok(dn) = DomainName::parse(&d.name) else { continue };
+        let Ok(dn) = DomainName::parse(&d.name) else {
+            continue;
+        };
         let (users, bad) = accounts.users(&dn)?;
         report.errors.extend(bad.into_iter().map(|e| e.to_string()));
         user_files.extend(users.into_iter().filter(|u| in_scope_user(&u.address)));
@@ -428,11 +465,15 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
         let want = user_record(u);
         match user_rows.get(&u.address) {
             None => {
-                report.differences.push(Difference::AccountWithoutRow { name: u.address.clone() });
+                report.differences.push(Difference::AccountWithoutRow {
+                    name: u.address.clone(),
+                });
                 report.added += 1;
             }
             Some(r) if *r != want => {
-                report.differences.push(Difference::AccountChanged { name: u.address.clone() });
+                report.differences.push(Difference::AccountChanged {
+                    name: u.address.clone(),
+                });
                 report.changed += 1;
             }
             Some(_) => continue,
@@ -443,7 +484,9 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     }
     for a in user_rows.keys() {
         if !user_files.iter().any(|u| &u.address == a) {
-            report.differences.push(Difference::RowWithoutAccount { name: a.clone() });
+            report
+                .differences
+                .push(Difference::RowWithoutAccount { name: a.clone() });
             report.removed += 1;
             if !opts.dry_run {
                 index.delete_user(a).await?;
@@ -455,7 +498,9 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     let folder_rows = index.folders().await?;
     let mut seen_paths = Vec::new();
     for u in &user_files {
-        let Ok(addr) = Address::parse(&u.address) else { continue };
+        let Ok(addr) = Address::parse(&u.address) else {
+            continue;
+        };
         let maildir = store.data().maildir(&addr);
         for (name, path) in account_folders(&maildir) {
             let rel = store.data().relative(&path).to_string_lossy().into_owned();
@@ -468,9 +513,11 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
                     let plan = {
                         let md = md.clone();
                         let rel = rel.clone();
-                        tokio::task::spawn_blocking(move || plan_folder(&md, &rel, Vec::new(), Depth::Names, true))
-                            .await
-                            .map_err(|e| StoreError::io("plan")(io::Error::other(e)))??
+                        tokio::task::spawn_blocking(move || {
+                            plan_folder(&md, &rel, Vec::new(), Depth::Names, true)
+                        })
+                        .await
+                        .map_err(|e| StoreError::io("plan")(io::Error::other(e)))??
                     };
                     report.merge(plan.report);
                     continue;
@@ -486,7 +533,9 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     }
     for f in &folder_rows {
         if in_scope_user(&f.address) && !seen_paths.contains(&f.path) {
-            report.differences.push(Difference::FolderWithoutFiles { folder: f.path.clone() });
+            report.differences.push(Difference::FolderWithoutFiles {
+                folder: f.path.clone(),
+            });
             report.removed += 1;
             if !opts.dry_run {
                 index.delete_folder(f.id).await?;

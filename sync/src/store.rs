@@ -16,7 +16,7 @@ use crate::address::{Address, DomainName};
 use crate::index::{DomainRecord, Index, IndexError, MessageRecord, UserRecord};
 use crate::layout::DataDir;
 use crate::maildir::{Delivered, Entry, Flags, Maildir, NameGenerator, Source, Subdir};
-use crate::message::{parse_meta, Meta, WireSizer};
+use crate::message::{Meta, WireSizer, parse_meta};
 use crate::resync::{self, Depth};
 
 /// Failures of store operations.
@@ -164,7 +164,11 @@ impl Store {
     }
 
     /// Adds an account.
-    pub async fn add_user(&self, address: &Address, password: &str) -> Result<UserFile, StoreError> {
+    pub async fn add_user(
+        &self,
+        address: &Address,
+        password: &str,
+    ) -> Result<UserFile, StoreError> {
         let f = self.accounts.add_user(address, password)?;
         self.index.put_user(user_record(&f)).await?;
         Ok(f)
@@ -178,7 +182,11 @@ impl Store {
     }
 
     /// Removes an account (see [`Accounts::remove_user`]).
-    pub async fn remove_user(&self, address: &Address, purge: bool) -> Result<Option<PathBuf>, StoreError> {
+    pub async fn remove_user(
+        &self,
+        address: &Address,
+        purge: bool,
+    ) -> Result<Option<PathBuf>, StoreError> {
         let moved = self.accounts.remove_user(address, purge)?;
         self.index.delete_user(&address.to_string()).await?;
         Ok(moved)
@@ -196,7 +204,10 @@ impl Store {
             .map_err(|e| StoreError::io("create maildir")(io::Error::other(e)))?
             .map_err(StoreError::io(format!("create {}", path.display())))?;
         let rel = self.data.relative(&path).to_string_lossy().into_owned();
-        let id = self.index.folder(&address.to_string(), "INBOX", &rel).await?;
+        let id = self
+            .index
+            .folder(&address.to_string(), "INBOX", &rel)
+            .await?;
         Ok(Folder { id, maildir })
     }
 
@@ -299,7 +310,11 @@ impl Store {
     /// Opens a message file. If the indexed name is gone (another client
     /// changed its flags) the folder is searched for the key; if the key is
     /// gone too the row is dropped and `None` returned.
-    pub async fn open_message(&self, folder: &Folder, m: &MessageRecord) -> Result<Option<File>, StoreError> {
+    pub async fn open_message(
+        &self,
+        folder: &Folder,
+        m: &MessageRecord,
+    ) -> Result<Option<File>, StoreError> {
         let path = folder.maildir.file_path(m.subdir, &m.file_name);
         match File::open(&path) {
             Ok(f) => return Ok(Some(f)),
@@ -308,24 +323,30 @@ impl Store {
             }
             Err(_) => {}
         }
-        let (entries, _) = folder
-            .maildir
-            .list()
-            .map_err(StoreError::io(format!("list {}", folder.maildir.path().display())))?;
+        let (entries, _) = folder.maildir.list().map_err(StoreError::io(format!(
+            "list {}",
+            folder.maildir.path().display()
+        )))?;
         if let Some(e) = entries.iter().find(|e| e.key(self.sep) == m.uniq) {
             let p = folder.maildir.file_path(e.subdir, &e.name);
             return File::open(&p)
                 .map(Some)
                 .map_err(StoreError::io(format!("open {}", p.display())));
         }
-        self.index.delete_messages(folder.id, vec![m.uniq.clone()]).await?;
+        self.index
+            .delete_messages(folder.id, vec![m.uniq.clone()])
+            .await?;
         Ok(None)
     }
 
     /// Removes messages (POP3 UPDATE state): unlinks the files, fsyncs the
     /// folder, then drops the rows. Returns the number that could not be
     /// removed.
-    pub async fn expunge(&self, folder: &Folder, msgs: Vec<MessageRecord>) -> Result<usize, StoreError> {
+    pub async fn expunge(
+        &self,
+        folder: &Folder,
+        msgs: Vec<MessageRecord>,
+    ) -> Result<usize, StoreError> {
         let md = folder.maildir.clone();
         let sep = self.sep;
         let (gone, failed) = tokio::task::spawn_blocking(move || {
@@ -335,10 +356,16 @@ impl Store {
             for m in msgs {
                 // Remove whatever name the key has now, in case a flag
                 // change renamed it since the listing.
-                let mut targets: Vec<Entry> =
-                    entries.iter().filter(|e| e.key(sep) == m.uniq).cloned().collect();
+                let mut targets: Vec<Entry> = entries
+                    .iter()
+                    .filter(|e| e.key(sep) == m.uniq)
+                    .cloned()
+                    .collect();
                 if targets.is_empty() {
-                    targets.push(Entry { subdir: m.subdir, name: m.file_name.clone() });
+                    targets.push(Entry {
+                        subdir: m.subdir,
+                        name: m.file_name.clone(),
+                    });
                 }
                 if targets.iter().all(|e| md.remove(e).is_ok()) {
                     gone.push(m.uniq);
@@ -356,8 +383,16 @@ impl Store {
     }
 
     /// Sets the flags of a message (file rename, then index).
-    pub async fn set_flags(&self, folder: &Folder, m: &MessageRecord, flags: Flags) -> Result<MessageRecord, StoreError> {
-        let entry = Entry { subdir: m.subdir, name: m.file_name.clone() };
+    pub async fn set_flags(
+        &self,
+        folder: &Folder,
+        m: &MessageRecord,
+        flags: Flags,
+    ) -> Result<MessageRecord, StoreError> {
+        let entry = Entry {
+            subdir: m.subdir,
+            name: m.file_name.clone(),
+        };
         let md = folder.maildir.clone();
         let f = flags.clone();
         let name = tokio::task::spawn_blocking(move || md.set_flags(&entry, &f))
@@ -368,7 +403,9 @@ impl Store {
         row.subdir = Subdir::Cur;
         row.file_name = name;
         row.flags = flags.as_str().to_string();
-        self.index.put_messages(folder.id, vec![row.clone()]).await?;
+        self.index
+            .put_messages(folder.id, vec![row.clone()])
+            .await?;
         Ok(row)
     }
 }
@@ -385,7 +422,11 @@ pub fn domain_record(f: &DomainFile) -> DomainRecord {
 pub fn user_record(f: &UserFile) -> UserRecord {
     UserRecord {
         address: f.address.clone(),
-        domain: f.address.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default(),
+        domain: f
+            .address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default(),
         password: f.password.clone(),
         display_name: f.display_name.clone(),
         quota_bytes: f.quota_bytes,
@@ -427,7 +468,10 @@ mod tests {
 
     #[test]
     fn uidls_are_valid_and_stable() {
-        assert_eq!(uidl_for("1717290000.M1P100Q1.host"), "1717290000.M1P100Q1.host");
+        assert_eq!(
+            uidl_for("1717290000.M1P100Q1.host"),
+            "1717290000.M1P100Q1.host"
+        );
         let odd = uidl_for("1717290000.M15P100Q15.보고서 사본");
         assert_eq!(odd, uidl_for("1717290000.M15P100Q15.보고서 사본"));
         assert_eq!(odd.len(), 33);

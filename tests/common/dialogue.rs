@@ -128,7 +128,8 @@ pub fn parse(text: &str) -> Script {
             connected = true;
         } else {
             if !connected {
-                s.steps.push((no, Step::Connect("(first connection)".into())));
+                s.steps
+                    .push((no, Step::Connect("(first connection)".into())));
                 connected = true;
             }
             if let Some(rest) = line.strip_prefix("C: ") {
@@ -142,7 +143,10 @@ pub fn parse(text: &str) -> Script {
             } else if let Some(rest) = line.strip_prefix("REPEAT ") {
                 let (n, cmd) = rest.split_once(':').expect("REPEAT N: C> text");
                 let n: usize = n.trim().parse().expect("REPEAT count");
-                let body = cmd.trim_start().strip_prefix("C> ").expect("REPEAT takes C>");
+                let body = cmd
+                    .trim_start()
+                    .strip_prefix("C> ")
+                    .expect("REPEAT takes C>");
                 let one = expand(body);
                 let mut all = Vec::with_capacity(one.len() * n);
                 for _ in 0..n {
@@ -155,7 +159,10 @@ pub fn parse(text: &str) -> Script {
                     let pat = rest.split_whitespace().next().unwrap_or("").to_string();
                     s.steps.push((no, Step::Reply(pat)));
                 } else if let Some(rest) = line.strip_prefix("S=") {
-                    s.steps.push((no, Step::Exact(rest.strip_prefix(' ').unwrap_or(rest).to_string())));
+                    s.steps.push((
+                        no,
+                        Step::Exact(rest.strip_prefix(' ').unwrap_or(rest).to_string()),
+                    ));
                 } else if let Some(rest) = line.strip_prefix("S!") {
                     s.steps.push((no, Step::Silence(rest.trim().to_string())));
                 } else if line.trim() == "TLS" {
@@ -203,14 +210,26 @@ impl Conn {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!("no complete line within {wait:?} (have {:?})", String::from_utf8_lossy(&self.buf)));
+                return Err(format!(
+                    "no complete line within {wait:?} (have {:?})",
+                    String::from_utf8_lossy(&self.buf)
+                ));
             }
             self.tcp.set_read_timeout(Some(left)).unwrap();
             let mut chunk = [0u8; 65536];
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err(format!("connection closed (have {:?})", String::from_utf8_lossy(&self.buf))),
+                Ok(0) => {
+                    return Err(format!(
+                        "connection closed (have {:?})",
+                        String::from_utf8_lossy(&self.buf)
+                    ));
+                }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(format!("read: {e}")),
             }
         }
@@ -264,7 +283,10 @@ fn code_matches(pattern: &str, line: &str) -> bool {
         }
         line.len() >= 3
             && alt.len() == 3
-            && alt.bytes().zip(line.bytes()).all(|(p, c)| p == b'x' || p == c)
+            && alt
+                .bytes()
+                .zip(line.bytes())
+                .all(|(p, c)| p == b'x' || p == c)
     })
 }
 
@@ -276,17 +298,36 @@ fn tls_client(tcp: TcpStream) -> Box<dyn Stream> {
     #[derive(Debug)]
     struct AnyCert;
     impl ServerCertVerifier for AnyCert {
-        fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
             Ok(ServerCertVerified::assertion())
         }
-        fn verify_tls12_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             Ok(HandshakeSignatureValid::assertion())
         }
-        fn verify_tls13_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             Ok(HandshakeSignatureValid::assertion())
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -294,7 +335,8 @@ fn tls_client(tcp: TcpStream) -> Box<dyn Stream> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCert))
         .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(cfg), "mx.example.com".try_into().unwrap()).unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(cfg), "mx.example.com".try_into().unwrap()).unwrap();
     Box::new(rustls::StreamOwned::new(conn, tcp))
 }
 
@@ -311,20 +353,28 @@ pub fn run(script: &Script, addr: SocketAddr, proto: Proto) -> Result<(), String
     // spells the body out with S= lines, the runner reads past it.
     let mut multi: Vec<bool> = Vec::new();
     for (i, (no, step)) in script.steps.iter().enumerate() {
-        let fail = |what: String, log: &str| Err(format!("line {no}: {what}\n--- transcript ---\n{log}"));
+        let fail =
+            |what: String, log: &str| Err(format!("line {no}: {what}\n--- transcript ---\n{log}"));
         match step {
             Step::Connect(name) => {
                 log.push_str(&format!("{name}\n"));
                 let tcp = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
                 let stream: Box<dyn Stream> = Box::new(tcp.try_clone().unwrap());
-                if let Some(old) = conn.replace(Conn { stream, tcp, buf: Vec::new() }) {
+                if let Some(old) = conn.replace(Conn {
+                    stream,
+                    tcp,
+                    buf: Vec::new(),
+                }) {
                     kept.push(old);
                 }
             }
             Step::Send(bytes) => {
                 let c = conn.as_mut().expect("connected");
                 let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-                log.push_str(&format!("C: {shown:?}{}\n", if bytes.len() > 300 { "..." } else { "" }));
+                log.push_str(&format!(
+                    "C: {shown:?}{}\n",
+                    if bytes.len() > 300 { "..." } else { "" }
+                ));
                 if proto == Proto::Pop3 {
                     multi = pop3_multiline(bytes);
                 }
@@ -351,7 +401,11 @@ pub fn run(script: &Script, addr: SocketAddr, proto: Proto) -> Result<(), String
                 if !code_matches(pat, &first) {
                     return fail(format!("expected {pat}, got {first:?}"), &log);
                 }
-                let is_multi = if multi.is_empty() { false } else { multi.remove(0) };
+                let is_multi = if multi.is_empty() {
+                    false
+                } else {
+                    multi.remove(0)
+                };
                 let spelled = matches!(script.steps.get(i + 1), Some((_, Step::Exact(_))));
                 if proto == Proto::Pop3 && is_multi && first.starts_with("+OK") && !spelled {
                     loop {
@@ -389,7 +443,11 @@ pub fn run(script: &Script, addr: SocketAddr, proto: Proto) -> Result<(), String
                 log.push_str("TLS\n");
                 let tcp = c.tcp;
                 let stream = tls_client(tcp.try_clone().unwrap());
-                conn = Some(Conn { stream, tcp, buf: Vec::new() });
+                conn = Some(Conn {
+                    stream,
+                    tcp,
+                    buf: Vec::new(),
+                });
             }
             Step::Close => {
                 log.push_str("CLOSE\n");
@@ -402,4 +460,3 @@ pub fn run(script: &Script, addr: SocketAddr, proto: Proto) -> Result<(), String
     drop(kept);
     Ok(())
 }
-

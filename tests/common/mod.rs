@@ -65,10 +65,29 @@ impl Server {
         let data = dir.path().join("data");
         let pw = dir.path().join("pw");
         std::fs::write(&pw, "Postmaster-Pass-1\n").unwrap();
-        run_ok(Command::new(nmail_bin()).args(["init", "--domain", "example.com", "--hostname", "mx.example.com", "--password-file"]).arg(&pw).arg("--data").arg(&data));
+        run_ok(
+            Command::new(nmail_bin())
+                .args([
+                    "init",
+                    "--domain",
+                    "example.com",
+                    "--hostname",
+                    "mx.example.com",
+                    "--password-file",
+                ])
+                .arg(&pw)
+                .arg("--data")
+                .arg(&data),
+        );
         for (user, pass) in USERS {
             std::fs::write(&pw, format!("{pass}\n")).unwrap();
-            run_ok(Command::new(nmail_bin()).args(["user", "add", user, "--password-file"]).arg(&pw).arg("--data").arg(&data));
+            run_ok(
+                Command::new(nmail_bin())
+                    .args(["user", "add", user, "--password-file"])
+                    .arg(&pw)
+                    .arg("--data")
+                    .arg(&data),
+            );
         }
         Self::start_in(dir, env)
     }
@@ -79,7 +98,10 @@ impl Server {
             dir,
             smtp: "0.0.0.0:0".parse().unwrap(),
             pop3: "0.0.0.0:0".parse().unwrap(),
-            env: env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             child: None,
             log: Arc::new(Mutex::new(String::new())),
         };
@@ -94,12 +116,15 @@ impl Server {
     fn spawn(&mut self) {
         let mut cmd = Command::new(nmail_bin());
         cmd.arg("serve").arg("--data").arg(self.data());
-        cmd.env("NMAIL_SMTP_LISTEN", "127.0.0.1:0").env("NMAIL_POP3_LISTEN", "127.0.0.1:0");
+        cmd.env("NMAIL_SMTP_LISTEN", "127.0.0.1:0")
+            .env("NMAIL_POP3_LISTEN", "127.0.0.1:0");
         cmd.env("NMAIL_LOG_LEVEL", "debug").env_remove("RUST_LOG");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn nmail serve");
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -143,7 +168,10 @@ impl Server {
     /// Stops the server the way an operator does (SIGTERM), and waits.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -179,17 +207,32 @@ impl Server {
 
     /// Runs `nmail ARGS --data DIR`.
     pub fn nmail(&self, args: &[&str]) -> Output {
-        Command::new(nmail_bin()).args(args).arg("--data").arg(self.data()).output().unwrap()
+        Command::new(nmail_bin())
+            .args(args)
+            .arg("--data")
+            .arg(self.data())
+            .output()
+            .unwrap()
     }
 
     /// Runs `nmail-resync ARGS --data DIR`.
     pub fn resync(&self, args: &[&str]) -> Output {
-        Command::new(resync_bin()).args(args).arg("--data").arg(self.data()).output().unwrap()
+        Command::new(resync_bin())
+            .args(args)
+            .arg("--data")
+            .arg(self.data())
+            .output()
+            .unwrap()
     }
 
     pub fn maildir(&self, user: &str) -> PathBuf {
         let (l, d) = user.split_once('@').unwrap();
-        self.data().join("domains").join(d).join("users").join(l).join("Maildir")
+        self.data()
+            .join("domains")
+            .join(d)
+            .join("users")
+            .join(l)
+            .join("Maildir")
     }
 
     /// The message files of an account's INBOX (new/ and cur/, no dot
@@ -198,7 +241,9 @@ impl Server {
         let md = self.maildir(user);
         let mut out = Vec::new();
         for sub in ["new", "cur"] {
-            let Ok(rd) = std::fs::read_dir(md.join(sub)) else { continue };
+            let Ok(rd) = std::fs::read_dir(md.join(sub)) else {
+                continue;
+            };
             for e in rd.flatten() {
                 if e.file_name().to_string_lossy().starts_with('.') {
                     continue;
@@ -212,7 +257,8 @@ impl Server {
 
     /// Resident set size and its peak, in KiB, from /proc.
     pub fn memory_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -239,11 +285,18 @@ impl Drop for Server {
 /// lines.
 pub fn strip_trace(raw: &[u8]) -> &[u8] {
     fn line_end(raw: &[u8], pos: usize) -> usize {
-        raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i + 1)
+        raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1)
     }
     let mut pos = 0;
     for field in [&b"Return-Path: "[..], b"Delivered-To: ", b"Received: "] {
-        assert!(raw[pos..].starts_with(field), "trace field {:?} missing", String::from_utf8_lossy(field));
+        assert!(
+            raw[pos..].starts_with(field),
+            "trace field {:?} missing",
+            String::from_utf8_lossy(field)
+        );
         pos = line_end(raw, pos);
     }
     while raw[pos..].starts_with(b"\t") {
@@ -256,8 +309,16 @@ pub fn strip_trace(raw: &[u8]) -> &[u8] {
 /// with its output if it fails.
 pub fn python(script: &str, args: &[&str]) -> String {
     let path = repo().join("tests").join("e2e").join(script);
-    let out = Command::new("python3").arg(&path).args(args).output().expect("python3");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{script} failed:\n{text}");
     text
 }
@@ -277,7 +338,10 @@ impl Pop3 {
     pub fn connect(addr: SocketAddr) -> Pop3 {
         let s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut p = Pop3 { r: BufReader::new(s.try_clone().unwrap()), w: s };
+        let mut p = Pop3 {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
         let greeting = p.line();
         assert!(greeting.starts_with("+OK"), "{greeting}");
         p
@@ -385,10 +449,12 @@ pub fn smtp_send(addr: SocketAddr, from: &str, rcpts: &[&str], data: &[u8]) -> S
     assert!(reply().starts_with("220"));
     w.write_all(b"EHLO client.example.org\r\n").unwrap();
     assert!(reply().starts_with("250"));
-    w.write_all(format!("MAIL FROM:<{from}>\r\n").as_bytes()).unwrap();
+    w.write_all(format!("MAIL FROM:<{from}>\r\n").as_bytes())
+        .unwrap();
     assert!(reply().starts_with("250"));
     for rc in rcpts {
-        w.write_all(format!("RCPT TO:<{rc}>\r\n").as_bytes()).unwrap();
+        w.write_all(format!("RCPT TO:<{rc}>\r\n").as_bytes())
+            .unwrap();
         let r = reply();
         assert!(r.starts_with("250"), "RCPT {rc}: {r}");
     }

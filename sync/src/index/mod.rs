@@ -222,7 +222,11 @@ impl Index {
     }
 
     /// Adds or replaces message rows of a folder, in one transaction.
-    pub async fn put_messages(&self, folder: i64, rows: Vec<MessageRecord>) -> Result<(), IndexError> {
+    pub async fn put_messages(
+        &self,
+        folder: i64,
+        rows: Vec<MessageRecord>,
+    ) -> Result<(), IndexError> {
         dispatch!(self.put_messages(folder, rows))
     }
 
@@ -234,7 +238,12 @@ impl Index {
     /// Takes the lock `name` for `owner` for `ttl_secs`, or renews it if
     /// `owner` already holds it. False when someone else holds it and it
     /// has not expired.
-    pub async fn try_lock(&self, name: &str, owner: &str, ttl_secs: i64) -> Result<bool, IndexError> {
+    pub async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_secs: i64,
+    ) -> Result<bool, IndexError> {
         dispatch!(self.try_lock(name.to_string(), owner.to_string(), ttl_secs))
     }
 
@@ -243,9 +252,8 @@ impl Index {
         dispatch!(self.unlock(name.to_string(), owner.to_string()))
     }
 
-    /// Releases every lock whose owner starts with `prefix` (a restarted
-    /// server clears the locks of its previous run).
-    pub async fn unlock_prefix(&self, prefix: &str) -> Result<(), IndexError> {
-        dispatch!(self.unlock_prefix(prefix.to_string()))
+    /// Every lock held: (name, owner, expiry in seconds since the epoch).
+    pub async fn locks(&self) -> Result<Vec<(String, String, i64)>, IndexError> {
+        dispatch!(self.locks())
     }
 }

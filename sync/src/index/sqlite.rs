@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DomainRecord, FolderRecord, IndexError, MessageRecord, UserRecord, SCHEMA_VERSION};
+use super::{DomainRecord, FolderRecord, IndexError, MessageRecord, SCHEMA_VERSION, UserRecord};
 use crate::maildir::Subdir;
 use crate::message::{Meta, ParseStatus};
 
@@ -93,9 +93,11 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
 fn migrate(c: &Connection) -> Result<(), IndexError> {
     c.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")?;
     let found: i64 = c
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| {
-            r.get::<_, String>(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
         .optional()?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -191,7 +193,8 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-const USER_COLUMNS: &str = "address, domain, password, display_name, quota_bytes, disabled, created";
+const USER_COLUMNS: &str =
+    "address, domain, password, display_name, quota_bytes, disabled, created";
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -355,22 +358,31 @@ impl SqliteIndex {
 
     pub(super) async fn user(&self, address: String) -> Result<Option<UserRecord>, IndexError> {
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE address = ?1"))?
-                .query_row(params![address], user_from_row)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE address = ?1"
+            ))?
+            .query_row(params![address], user_from_row)
+            .optional()
         })
         .await
     }
 
     pub(super) async fn users(&self) -> Result<Vec<UserRecord>, IndexError> {
         self.read(|c| {
-            let mut st = c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY address"))?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY address"
+            ))?;
             st.query_map([], user_from_row)?.collect()
         })
         .await
     }
 
-    pub(super) async fn folder(&self, address: String, name: String, path: String) -> Result<i64, IndexError> {
+    pub(super) async fn folder(
+        &self,
+        address: String,
+        name: String,
+        path: String,
+    ) -> Result<i64, IndexError> {
         let (a, n) = (address.clone(), name.clone());
         let found = self
             .read(move |c| {
@@ -399,7 +411,8 @@ impl SqliteIndex {
 
     pub(super) async fn folders(&self) -> Result<Vec<FolderRecord>, IndexError> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT id, address, name, path FROM folders ORDER BY path")?;
+            let mut st =
+                c.prepare_cached("SELECT id, address, name, path FROM folders ORDER BY path")?;
             st.query_map([], |r| {
                 Ok(FolderRecord {
                     id: r.get(0)?,
@@ -433,7 +446,11 @@ impl SqliteIndex {
         .await
     }
 
-    pub(super) async fn put_messages(&self, folder: i64, rows: Vec<MessageRecord>) -> Result<(), IndexError> {
+    pub(super) async fn put_messages(
+        &self,
+        folder: i64,
+        rows: Vec<MessageRecord>,
+    ) -> Result<(), IndexError> {
         self.write(move |c| {
             let mut st = c.prepare_cached(
                 "INSERT OR REPLACE INTO messages (folder_id, uniq, subdir, file_name, flags, size,
@@ -467,9 +484,14 @@ impl SqliteIndex {
         .await
     }
 
-    pub(super) async fn delete_messages(&self, folder: i64, uniqs: Vec<String>) -> Result<(), IndexError> {
+    pub(super) async fn delete_messages(
+        &self,
+        folder: i64,
+        uniqs: Vec<String>,
+    ) -> Result<(), IndexError> {
         self.write(move |c| {
-            let mut st = c.prepare_cached("DELETE FROM messages WHERE folder_id = ?1 AND uniq = ?2")?;
+            let mut st =
+                c.prepare_cached("DELETE FROM messages WHERE folder_id = ?1 AND uniq = ?2")?;
             for u in uniqs {
                 st.execute(params![folder, u])?;
             }
@@ -478,7 +500,12 @@ impl SqliteIndex {
         .await
     }
 
-    pub(super) async fn try_lock(&self, name: String, owner: String, ttl: i64) -> Result<bool, IndexError> {
+    pub(super) async fn try_lock(
+        &self,
+        name: String,
+        owner: String,
+        ttl: i64,
+    ) -> Result<bool, IndexError> {
         self.write(move |c| {
             let t = now();
             // Take the lock when it is free, expired, or already ours.
@@ -496,19 +523,21 @@ impl SqliteIndex {
 
     pub(super) async fn unlock(&self, name: String, owner: String) -> Result<(), IndexError> {
         self.write(move |c| {
-            c.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![name, owner])?;
+            c.execute(
+                "DELETE FROM locks WHERE name = ?1 AND owner = ?2",
+                params![name, owner],
+            )?;
             Ok(())
         })
         .await
     }
 
-    pub(super) async fn unlock_prefix(&self, prefix: String) -> Result<(), IndexError> {
-        self.write(move |c| {
-            c.execute(
-                "DELETE FROM locks WHERE substr(owner, 1, length(?1)) = ?1",
-                params![prefix],
-            )?;
-            Ok(())
+    pub(super) async fn locks(&self) -> Result<Vec<(String, String, i64)>, IndexError> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT name, owner, expires FROM locks ORDER BY name")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
         })
         .await
     }
