@@ -19,6 +19,7 @@ pub mod maildir;
 pub mod message;
 pub mod resync;
 pub mod store;
+pub mod uidlist;
 
 pub use address::{Address, DomainName, LocalPart};
 pub use index::Index;

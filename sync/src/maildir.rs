@@ -313,8 +313,8 @@ impl Maildir {
 
     /// Lists the message files of `new/` and `cur/`, without a stat each.
     ///
-    /// Dot files are skipped; names that are not UTF-8 are returned in the
-    /// second list so callers can report them. A missing subfolder counts as
+    /// Dot files are skipped; names that are not UTF-8 or hold control
+    /// characters are returned in the second list so callers can report them. A missing subfolder counts as
     /// empty.
     pub fn list(&self) -> io::Result<(Vec<Entry>, Vec<PathBuf>)> {
         let mut entries = Vec::new();
@@ -335,6 +335,9 @@ impl Maildir {
                 }
                 match de.file_name().into_string() {
                     Ok(name) if name.starts_with('.') => {}
+                    // A line end or other control character in a name would
+                    // break every line-based format that records keys.
+                    Ok(name) if name.chars().any(char::is_control) => odd.push(de.path()),
                     Ok(name) => entries.push(Entry { subdir, name }),
                     Err(_) => odd.push(de.path()),
                 }

@@ -174,6 +174,7 @@ pub fn record_for(
     let uniq = entry.key(sep).to_string();
     let mut row = MessageRecord {
         uidl: uidl_for(&uniq),
+        uid: 0,
         uniq,
         subdir: entry.subdir,
         file_name: entry.name.clone(),
@@ -245,6 +246,10 @@ pub async fn sync_folder(
             let rest = put.split_off(put.len().min(2000));
             store.index().put_messages(folder.id, put).await?;
             put = rest;
+        }
+        if depth == Depth::Full {
+            let rows = store.index().messages(folder.id).await?;
+            store.sync_uids(folder, rows).await?;
         }
     }
     Ok(plan.report)

@@ -18,6 +18,7 @@ use crate::layout::DataDir;
 use crate::maildir::{Delivered, Entry, Flags, Maildir, NameGenerator, Source, Subdir};
 use crate::message::{Meta, WireSizer, parse_meta};
 use crate::resync::{self, Depth};
+use crate::uidlist;
 
 /// Failures of store operations.
 #[derive(Debug, Error)]
@@ -216,7 +217,38 @@ impl Store {
     /// when they open a folder, so mail dropped in by other tools is seen.
     pub async fn open_folder(&self, folder: &Folder) -> Result<Vec<MessageRecord>, StoreError> {
         resync::sync_folder(self, folder, Depth::Names, false).await?;
-        Ok(self.index.messages(folder.id).await?)
+        let rows = self.index.messages(folder.id).await?;
+        self.sync_uids(folder, rows).await
+    }
+
+    /// Makes sure every message of the folder has its UID from the folder's
+    /// `nmail-uidlist` (appending new ones there first), and that the index
+    /// agrees with the list. Cheap when nothing is new.
+    pub async fn sync_uids(&self, folder: &Folder, mut rows: Vec<MessageRecord>) -> Result<Vec<MessageRecord>, StoreError> {
+        let validity = self.index.folder_record(folder.id).await?.map(|f| f.uidvalidity).unwrap_or(0);
+        if validity != 0 && rows.iter().all(|r| r.uid != 0) {
+            return Ok(rows);
+        }
+        let dir = folder.maildir.path().to_path_buf();
+        let keys: Vec<String> = rows.iter().map(|r| r.uniq.clone()).collect();
+        let list = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            uidlist::assign(&dir, &refs, &refs)
+        })
+        .await
+        .map_err(|e| StoreError::io("uidlist")(io::Error::other(e)))?
+        .map_err(StoreError::io(format!("{}/{}", folder.maildir.path().display(), uidlist::FILE)))?;
+        let mut changed = Vec::new();
+        for r in &mut rows {
+            if let Some(&u) = list.uids.get(&r.uniq)
+                && u != r.uid
+            {
+                r.uid = u;
+                changed.push((r.uniq.clone(), u));
+            }
+        }
+        self.index.set_uids(folder.id, list.validity, list.next, changed).await?;
+        Ok(rows)
     }
 
     // ---- delivery -----------------------------------------------------
@@ -294,6 +326,7 @@ impl Store {
                 mtime: d.mtime,
                 internal_date: d.mtime,
                 uidl: uidl_for(&d.name),
+                uid: 0,
                 meta: meta.clone(),
             };
             if let Err(e) = self.index.put_messages(folder.id, vec![row]).await {

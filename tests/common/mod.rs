@@ -356,6 +356,22 @@ impl Pop3 {
         p
     }
 
+    /// Logs in, waiting up to 10 s while the maildrop is still locked by a
+    /// session the server has not yet seen end (a dropped connection).
+    pub fn login_when_free(addr: SocketAddr, user: &str, pass: &str) -> Pop3 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut p = Pop3::connect(addr);
+            assert!(p.cmd(&format!("USER {user}")).starts_with("+OK"));
+            let r = p.cmd(&format!("PASS {pass}"));
+            if r.starts_with("+OK") {
+                return p;
+            }
+            assert!(r.contains("[IN-USE]") && Instant::now() < deadline, "login {user}: {r}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn line(&mut self) -> String {
         let mut l = String::new();
         self.r.read_line(&mut l).unwrap();

@@ -20,7 +20,7 @@ pub use sqlite::SqliteIndex;
 
 /// The schema version this build writes. Older indexes are upgraded at open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Failures of the index.
 #[derive(Debug, Error)]
@@ -89,6 +89,11 @@ pub struct FolderRecord {
     pub name: String,
     /// Path relative to the data folder.
     pub path: String,
+    /// The folder's IMAP UIDVALIDITY (RFC 3501 §2.3.1.1), from its
+    /// `nmail-uidlist`; 0 until the list exists.
+    pub uidvalidity: u32,
+    /// The UID the next new message will get.
+    pub uidnext: u32,
 }
 
 /// One message file as the index knows it.
@@ -113,6 +118,9 @@ pub struct MessageRecord {
     pub internal_date: i64,
     /// The POP3 unique-id, derived from `uniq` (see [`crate::store::uidl_for`]).
     pub uidl: String,
+    /// The IMAP UID from the folder's `nmail-uidlist`; 0 until one is
+    /// assigned. Writing a row with 0 keeps the UID the index already has.
+    pub uid: u32,
     /// Parsed header fields.
     pub meta: Meta,
 }
@@ -209,6 +217,29 @@ impl Index {
     /// All folders.
     pub async fn folders(&self) -> Result<Vec<FolderRecord>, IndexError> {
         dispatch!(self.folders())
+    }
+
+    /// One folder by id.
+    pub async fn folder_record(&self, id: i64) -> Result<Option<FolderRecord>, IndexError> {
+        dispatch!(self.folder_record(id))
+    }
+
+    /// Records UIDs read from or added to a folder's `nmail-uidlist`,
+    /// with the list's UIDVALIDITY and next UID, in one transaction.
+    pub async fn set_uids(
+        &self,
+        folder: i64,
+        uidvalidity: u32,
+        uidnext: u32,
+        uids: Vec<(String, u32)>,
+    ) -> Result<(), IndexError> {
+        dispatch!(self.set_uids(folder, uidvalidity, uidnext, uids))
+    }
+
+    /// Octets used by an account: the sum of its message files' sizes in all
+    /// its folders (what quotas count).
+    pub async fn usage(&self, address: &str) -> Result<u64, IndexError> {
+        dispatch!(self.usage(address.to_string()))
     }
 
     /// Forgets a folder and its messages.

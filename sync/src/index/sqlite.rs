@@ -69,8 +69,15 @@ CREATE TABLE locks (
 );
 ";
 
+/// Version 2: IMAP UIDs from the folders' `nmail-uidlist` files.
+const MIGRATION_V2: &str = "
+ALTER TABLE messages ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE folders ADD COLUMN uidvalidity INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE folders ADD COLUMN uidnext INTEGER NOT NULL DEFAULT 1;
+";
+
 /// Migrations from version N to N+1, in order; `MIGRATIONS[0]` creates v1.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2];
 
 type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<&rusqlite::Error>) + Send> + Send>;
 
@@ -169,6 +176,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         mtime: r.get(6)?,
         internal_date: r.get(7)?,
         uidl: r.get(8)?,
+        uid: r.get::<_, i64>(16)? as u32,
         meta: Meta {
             from: r.get(9)?,
             to: r.get(10)?,
@@ -190,6 +198,19 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
         quota_bytes: r.get::<_, Option<i64>>(4)?.map(|q| q as u64),
         disabled: r.get::<_, i64>(5)? != 0,
         created: r.get(6)?,
+    })
+}
+
+const FOLDER_COLUMNS: &str = "id, address, name, path, uidvalidity, uidnext";
+
+fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRecord> {
+    Ok(FolderRecord {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        name: r.get(2)?,
+        path: r.get(3)?,
+        uidvalidity: r.get::<_, i64>(4)? as u32,
+        uidnext: r.get::<_, i64>(5)? as u32,
     })
 }
 
@@ -412,16 +433,48 @@ impl SqliteIndex {
     pub(super) async fn folders(&self) -> Result<Vec<FolderRecord>, IndexError> {
         self.read(|c| {
             let mut st =
-                c.prepare_cached("SELECT id, address, name, path FROM folders ORDER BY path")?;
-            st.query_map([], |r| {
-                Ok(FolderRecord {
-                    id: r.get(0)?,
-                    address: r.get(1)?,
-                    name: r.get(2)?,
-                    path: r.get(3)?,
-                })
-            })?
-            .collect()
+                c.prepare_cached(&format!("SELECT {FOLDER_COLUMNS} FROM folders ORDER BY path"))?;
+            st.query_map([], folder_from_row)?.collect()
+        })
+        .await
+    }
+
+    pub(super) async fn folder_record(&self, id: i64) -> Result<Option<FolderRecord>, IndexError> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ?1"))?
+                .query_row(params![id], folder_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    pub(super) async fn set_uids(
+        &self,
+        folder: i64,
+        uidvalidity: u32,
+        uidnext: u32,
+        uids: Vec<(String, u32)>,
+    ) -> Result<(), IndexError> {
+        self.write(move |c| {
+            c.prepare_cached("UPDATE folders SET uidvalidity = ?2, uidnext = ?3 WHERE id = ?1")?
+                .execute(params![folder, uidvalidity as i64, uidnext as i64])?;
+            let mut st = c.prepare_cached("UPDATE messages SET uid = ?3 WHERE folder_id = ?1 AND uniq = ?2")?;
+            for (uniq, uid) in uids {
+                st.execute(params![folder, uniq, uid as i64])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn usage(&self, address: String) -> Result<u64, IndexError> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE f.address = ?1",
+            )?
+            .query_row(params![address], |r| r.get::<_, i64>(0))
+            .map(|v| v as u64)
         })
         .await
     }
@@ -438,7 +491,7 @@ impl SqliteIndex {
         self.read(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT uniq, subdir, file_name, flags, size, wire_size, mtime, internal_date, uidl,
-                        hdr_from, hdr_to, subject, hdr_date, message_id, has_attachment, parse_status
+                        hdr_from, hdr_to, subject, hdr_date, message_id, has_attachment, parse_status, uid
                  FROM messages WHERE folder_id = ?1 ORDER BY internal_date, uniq",
             )?;
             st.query_map(params![folder], message_from_row)?.collect()
@@ -453,10 +506,19 @@ impl SqliteIndex {
     ) -> Result<(), IndexError> {
         self.write(move |c| {
             let mut st = c.prepare_cached(
-                "INSERT OR REPLACE INTO messages (folder_id, uniq, subdir, file_name, flags, size,
+                "INSERT INTO messages (folder_id, uniq, subdir, file_name, flags, size,
                     wire_size, mtime, internal_date, uidl, hdr_from, hdr_to, subject, hdr_date,
-                    message_id, has_attachment, parse_status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    message_id, has_attachment, parse_status, uid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 ON CONFLICT(folder_id, uniq) DO UPDATE SET subdir = excluded.subdir,
+                    file_name = excluded.file_name, flags = excluded.flags, size = excluded.size,
+                    wire_size = excluded.wire_size, mtime = excluded.mtime,
+                    internal_date = excluded.internal_date, uidl = excluded.uidl,
+                    hdr_from = excluded.hdr_from, hdr_to = excluded.hdr_to,
+                    subject = excluded.subject, hdr_date = excluded.hdr_date,
+                    message_id = excluded.message_id, has_attachment = excluded.has_attachment,
+                    parse_status = excluded.parse_status,
+                    uid = CASE WHEN excluded.uid = 0 THEN messages.uid ELSE excluded.uid END",
             )?;
             for m in rows {
                 st.execute(params![
@@ -477,6 +539,7 @@ impl SqliteIndex {
                     m.meta.message_id,
                     m.meta.has_attachment as i64,
                     m.meta.status as i64,
+                    m.uid as i64,
                 ])?;
             }
             Ok(())
