@@ -25,8 +25,31 @@ pub struct Config {
     pub maildir: MaildirConfig,
     /// `[tls]`.
     pub tls: TlsConfig,
+    /// `[watch]`.
+    pub watch: WatchConfig,
     /// `[log]`.
     pub log: LogConfig,
+}
+
+/// `[watch]`: following changes made to the files by other programs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Watch the data folder (inotify) and update the index within a second.
+    pub enabled: bool,
+    /// Also rescan every folder by names this often, in seconds (0: never).
+    /// Set it when the data folder is on NFS or shared with another machine,
+    /// whose changes inotify does not see.
+    pub rescan_secs: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            enabled: true,
+            rescan_secs: 0,
+        }
+    }
 }
 
 /// `[server]`: identity of this host.
@@ -135,6 +158,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             maildir: MaildirConfig::default(),
             tls: TlsConfig::default(),
+            watch: WatchConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -372,6 +396,15 @@ info_separator = ":"
 # nmail init makes a self-signed pair; replace them with real ones.
 cert = "tls/cert.pem"
 key = "tls/key.pem"
+
+[watch]
+# Follow changes other programs make to the files (inotify), so the index
+# is current within a second.
+enabled = true
+# Rescan every folder by names this often (seconds; 0 = never). Set it when
+# the data folder is on NFS or shared storage, where inotify sees nothing
+# that another machine does.
+rescan_secs = 0
 
 [log]
 # info, debug, or a tracing filter such as "nmail=debug,info".

@@ -105,8 +105,22 @@ pub async fn serve(data: DataDir, config: Config) -> Result<()> {
     clean_spool(&data).context("cleaning the spool")?;
     let store = open_store(&data, &config).await?;
 
-    // Files changed while the server was down (or the index was deleted):
-    // mirror the accounts and compare every folder by name.
+    // Watch first, so nothing that changes during the start-up check is
+    // missed; then compare what changed while the server was down (or
+    // after the index was deleted): accounts mirrored, folders by name.
+    let every =
+        (config.watch.rescan_secs > 0).then(|| Duration::from_secs(config.watch.rescan_secs));
+    let _watcher = if config.watch.enabled || every.is_some() {
+        match nmail_sync::watch::start(store.clone(), config.watch.enabled, every) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!(error = %e, "cannot watch the data folder; changes by other programs are seen only at folder open");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let report = resync::resync(
         &store,
         &resync::Options {

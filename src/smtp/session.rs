@@ -342,7 +342,11 @@ impl Session {
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("BODY", _) => return Reply::new(501, "5.5.4", "BODY must be 7BIT or 8BITMIME"),
                 _ => {
-                    return Reply::new(555, "5.5.4", format!("Unsupported parameter {}", p.keyword));
+                    return Reply::new(
+                        555,
+                        "5.5.4",
+                        format!("Unsupported parameter {}", p.keyword),
+                    );
                 }
             }
         }

@@ -193,9 +193,9 @@ impl Accounts {
         Ok(file)
     }
 
-    /// Every hosted domain, sorted. Folders without a valid `domain.toml`
-    /// are returned as errors in the second list.
-    pub fn domains(&self) -> Result<(Vec<DomainFile>, Vec<AccountError>), AccountError> {
+    /// Every hosted domain, sorted. Folders whose `domain.toml` cannot be
+    /// read are returned in the second list, by folder name, with the error.
+    pub fn domains(&self) -> Result<(Vec<DomainFile>, Vec<(String, AccountError)>), AccountError> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for name in list_dir_names(&self.data.domains_dir())? {
@@ -203,9 +203,9 @@ impl Accounts {
                 Ok(d) => match self.domain(&d) {
                     Ok(Some(f)) => out.push(f),
                     Ok(None) => {}
-                    Err(e) => bad.push(e),
+                    Err(e) => bad.push((name, e)),
                 },
-                Err(e) => bad.push(e.into()),
+                Err(e) => bad.push((name, e.into())),
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -296,21 +296,23 @@ impl Accounts {
         Ok(file)
     }
 
-    /// Every account of a domain, sorted; unreadable ones in the second list.
+    /// Every account of a domain, sorted; those whose file cannot be read in
+    /// the second list, by address, with the error.
     pub fn users(
         &self,
         domain: &DomainName,
-    ) -> Result<(Vec<UserFile>, Vec<AccountError>), AccountError> {
+    ) -> Result<(Vec<UserFile>, Vec<(String, AccountError)>), AccountError> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for name in list_dir_names(&self.data.users_dir(domain))? {
+            let addr = format!("{name}@{domain}");
             match LocalPart::parse(&name) {
                 Ok(l) => match self.user(&Address::new(l, domain.clone())) {
                     Ok(Some(f)) => out.push(f),
                     Ok(None) => {}
-                    Err(e) => bad.push(e),
+                    Err(e) => bad.push((addr, e)),
                 },
-                Err(e) => bad.push(e.into()),
+                Err(e) => bad.push((addr, e.into())),
             }
         }
         out.sort_by(|a, b| a.address.cmp(&b.address));

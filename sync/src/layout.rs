@@ -99,6 +99,16 @@ impl DataDir {
         self.root.join("index.sqlite")
     }
 
+    /// The maildir folder holding a message file: `path` with its last
+    /// `levels` components (`new/NAME`) removed.
+    pub fn maildir_path_of(&self, path: &Path, levels: usize) -> PathBuf {
+        let mut p = path.to_path_buf();
+        for _ in 0..levels {
+            p.pop();
+        }
+        p
+    }
+
     /// The path of a folder relative to the data folder, as the index keeps
     /// it, so that a data folder moved elsewhere keeps a valid index.
     pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {

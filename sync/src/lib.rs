@@ -20,6 +20,7 @@ pub mod message;
 pub mod resync;
 pub mod store;
 pub mod uidlist;
+pub mod watch;
 
 pub use address::{Address, DomainName, LocalPart};
 pub use index::Index;

@@ -418,8 +418,14 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
     };
 
     // Domains.
+    // A domain or account whose file cannot be read (half edited, damaged)
+    // keeps its index rows: dropping them would refuse its mail as unknown.
     let (domain_files, bad) = accounts.domains()?;
-    report.errors.extend(bad.into_iter().map(|e| e.to_string()));
+    let mut unreadable: Vec<String> = bad.iter().map(|(n, _)| n.clone()).collect();
+    report.errors.extend(
+        bad.into_iter()
+            .map(|(_, e)| format!("{e} (index left as it was)")),
+    );
     let domain_rows = index.domains().await?;
     let domain_files: Vec<_> = domain_files
         .into_iter()
@@ -438,7 +444,7 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
         }
     }
     for r in domain_rows.iter().filter(|r| in_scope_domain(&r.name)) {
-        if !domain_files.iter().any(|d| d.name == r.name) {
+        if !domain_files.iter().any(|d| d.name == r.name) && !unreadable.contains(&r.name) {
             report.differences.push(Difference::RowWithoutAccount {
                 name: r.name.clone(),
             });
@@ -456,7 +462,11 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
             continue;
         };
         let (users, bad) = accounts.users(&dn)?;
-        report.errors.extend(bad.into_iter().map(|e| e.to_string()));
+        unreadable.extend(bad.iter().map(|(a, _)| a.clone()));
+        report.errors.extend(
+            bad.into_iter()
+                .map(|(_, e)| format!("{e} (index left as it was)")),
+        );
         user_files.extend(users.into_iter().filter(|u| in_scope_user(&u.address)));
     }
     let user_rows: HashMap<String, UserRecord> = index
@@ -488,7 +498,7 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
         }
     }
     for a in user_rows.keys() {
-        if !user_files.iter().any(|u| &u.address == a) {
+        if !user_files.iter().any(|u| &u.address == a) && !unreadable.contains(a) {
             report
                 .differences
                 .push(Difference::RowWithoutAccount { name: a.clone() });

@@ -224,8 +224,17 @@ impl Store {
     /// Makes sure every message of the folder has its UID from the folder's
     /// `nmail-uidlist` (appending new ones there first), and that the index
     /// agrees with the list. Cheap when nothing is new.
-    pub async fn sync_uids(&self, folder: &Folder, mut rows: Vec<MessageRecord>) -> Result<Vec<MessageRecord>, StoreError> {
-        let validity = self.index.folder_record(folder.id).await?.map(|f| f.uidvalidity).unwrap_or(0);
+    pub async fn sync_uids(
+        &self,
+        folder: &Folder,
+        mut rows: Vec<MessageRecord>,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let validity = self
+            .index
+            .folder_record(folder.id)
+            .await?
+            .map(|f| f.uidvalidity)
+            .unwrap_or(0);
         if validity != 0 && rows.iter().all(|r| r.uid != 0) {
             return Ok(rows);
         }
@@ -237,7 +246,11 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::io("uidlist")(io::Error::other(e)))?
-        .map_err(StoreError::io(format!("{}/{}", folder.maildir.path().display(), uidlist::FILE)))?;
+        .map_err(StoreError::io(format!(
+            "{}/{}",
+            folder.maildir.path().display(),
+            uidlist::FILE
+        )))?;
         let mut changed = Vec::new();
         for r in &mut rows {
             if let Some(&u) = list.uids.get(&r.uniq)
@@ -247,7 +260,9 @@ impl Store {
                 changed.push((r.uniq.clone(), u));
             }
         }
-        self.index.set_uids(folder.id, list.validity, list.next, changed).await?;
+        self.index
+            .set_uids(folder.id, list.validity, list.next, changed)
+            .await?;
         Ok(rows)
     }
 

@@ -54,7 +54,10 @@ pub struct UidList {
 
 impl UidList {
     fn fresh() -> Self {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         UidList {
             validity: (now as u32).max(1),
             next: 1,
@@ -72,7 +75,12 @@ impl UidList {
         if words.next()? != "nmail-uidlist" || words.next()? != VERSION {
             return None;
         }
-        let mut list = UidList { validity: 0, next: 1, uids: HashMap::new(), lines: 0 };
+        let mut list = UidList {
+            validity: 0,
+            next: 1,
+            uids: HashMap::new(),
+            lines: 0,
+        };
         for w in words {
             if let Some(v) = w.strip_prefix('V') {
                 list.validity = v.parse().ok()?;
@@ -85,9 +93,15 @@ impl UidList {
         }
         for line in lines {
             // A line without its LF is a torn append: nobody was given it.
-            let Some(line) = line.strip_suffix('\n') else { break };
-            let Some((uid, key)) = line.split_once(' ') else { continue };
-            let Ok(uid) = uid.parse::<u32>() else { continue };
+            let Some(line) = line.strip_suffix('\n') else {
+                break;
+            };
+            let Some((uid, key)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(uid) = uid.parse::<u32>() else {
+                continue;
+            };
             if uid == 0 || key.is_empty() {
                 continue;
             }
@@ -99,7 +113,10 @@ impl UidList {
     }
 
     fn header(&self) -> String {
-        format!("nmail-uidlist {VERSION} V{} N{}\n", self.validity, self.next)
+        format!(
+            "nmail-uidlist {VERSION} V{} N{}\n",
+            self.validity, self.next
+        )
     }
 
     fn render(&self) -> String {
@@ -126,7 +143,12 @@ fn lock(dir: &Path) -> io::Result<Lock> {
     let path = dir.join(LOCK);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut f) => {
                 let _ = writeln!(f, "{}", std::process::id());
                 return Ok(Lock(path));
@@ -141,7 +163,10 @@ fn lock(dir: &Path) -> io::Result<Lock> {
                     continue;
                 }
                 if Instant::now() > deadline {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{} is held", path.display())));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{} is held", path.display()),
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -212,7 +237,10 @@ mod tests {
         let v = l.validity;
         // Same keys again: same UIDs; a new key gets the next one.
         let l = assign(d, &["b", "c", "a"], &["a", "b", "c"]).unwrap();
-        assert_eq!((l.uids["a"], l.uids["b"], l.uids["c"], l.validity), (1, 2, 3, v));
+        assert_eq!(
+            (l.uids["a"], l.uids["b"], l.uids["c"], l.validity),
+            (1, 2, 3, v)
+        );
         // "a" removed, "d" new: 4, never 1.
         let l = assign(d, &["d"], &["b", "c", "d"]).unwrap();
         assert_eq!(l.uids["d"], 4);
@@ -245,7 +273,11 @@ mod tests {
         let live = &refs[2900..];
         let l = assign(dir.path(), &["new"], live).unwrap();
         let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
-        assert_eq!(text.lines().count(), 1 + live.len() + 1, "rewritten with live keys only");
+        assert_eq!(
+            text.lines().count(),
+            1 + live.len() + 1,
+            "rewritten with live keys only"
+        );
         assert_eq!(l.uids["new"], 3001);
         assert_eq!(read(dir.path()).unwrap().unwrap().next, 3002);
     }

@@ -252,6 +252,15 @@ impl Index {
         dispatch!(self.messages(folder))
     }
 
+    /// One message row by key.
+    pub async fn message(
+        &self,
+        folder: i64,
+        uniq: &str,
+    ) -> Result<Option<MessageRecord>, IndexError> {
+        dispatch!(self.message(folder, uniq.to_string()))
+    }
+
     /// Adds or replaces message rows of a folder, in one transaction.
     pub async fn put_messages(
         &self,

@@ -201,6 +201,10 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+const MESSAGE_COLUMNS: &str =
+    "uniq, subdir, file_name, flags, size, wire_size, mtime, internal_date, uidl,
+    hdr_from, hdr_to, subject, hdr_date, message_id, has_attachment, parse_status, uid";
+
 const FOLDER_COLUMNS: &str = "id, address, name, path, uidvalidity, uidnext";
 
 fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRecord> {
@@ -432,8 +436,9 @@ impl SqliteIndex {
 
     pub(super) async fn folders(&self) -> Result<Vec<FolderRecord>, IndexError> {
         self.read(|c| {
-            let mut st =
-                c.prepare_cached(&format!("SELECT {FOLDER_COLUMNS} FROM folders ORDER BY path"))?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {FOLDER_COLUMNS} FROM folders ORDER BY path"
+            ))?;
             st.query_map([], folder_from_row)?.collect()
         })
         .await
@@ -441,9 +446,11 @@ impl SqliteIndex {
 
     pub(super) async fn folder_record(&self, id: i64) -> Result<Option<FolderRecord>, IndexError> {
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ?1"))?
-                .query_row(params![id], folder_from_row)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ?1"
+            ))?
+            .query_row(params![id], folder_from_row)
+            .optional()
         })
         .await
     }
@@ -458,7 +465,9 @@ impl SqliteIndex {
         self.write(move |c| {
             c.prepare_cached("UPDATE folders SET uidvalidity = ?2, uidnext = ?3 WHERE id = ?1")?
                 .execute(params![folder, uidvalidity as i64, uidnext as i64])?;
-            let mut st = c.prepare_cached("UPDATE messages SET uid = ?3 WHERE folder_id = ?1 AND uniq = ?2")?;
+            let mut st = c.prepare_cached(
+                "UPDATE messages SET uid = ?3 WHERE folder_id = ?1 AND uniq = ?2",
+            )?;
             for (uniq, uid) in uids {
                 st.execute(params![folder, uniq, uid as i64])?;
             }
@@ -487,12 +496,25 @@ impl SqliteIndex {
         .await
     }
 
+    pub(super) async fn message(
+        &self,
+        folder: i64,
+        uniq: String,
+    ) -> Result<Option<MessageRecord>, IndexError> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?1 AND uniq = ?2"
+            ))?
+            .query_row(params![folder, uniq], message_from_row)
+            .optional()
+        })
+        .await
+    }
+
     pub(super) async fn messages(&self, folder: i64) -> Result<Vec<MessageRecord>, IndexError> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                "SELECT uniq, subdir, file_name, flags, size, wire_size, mtime, internal_date, uidl,
-                        hdr_from, hdr_to, subject, hdr_date, message_id, has_attachment, parse_status, uid
-                 FROM messages WHERE folder_id = ?1 ORDER BY internal_date, uniq",
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY internal_date, uniq"),
             )?;
             st.query_map(params![folder], message_from_row)?.collect()
         })
