@@ -415,15 +415,67 @@ struct ResyncCli {
     /// Only this account.
     #[arg(long)]
     user: Option<String>,
+    /// Remove files left in maildir tmp/ folders for more than 36 hours
+    /// (the maildir rule); otherwise they are only reported.
+    #[arg(long)]
+    clean_tmp: bool,
     /// Print only the summary, not each difference.
     #[arg(long, short)]
     quiet: bool,
 }
 
+/// Progress of nmail-resync: a bar on a terminal, a line every few seconds
+/// otherwise (logs, cron mail).
+struct CliProgress {
+    bar: Option<indicatif::ProgressBar>,
+    plain: std::sync::Mutex<(u64, u64, std::time::Instant)>,
+}
+
+impl CliProgress {
+    fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bar:40} {pos}/{len} files {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        CliProgress {
+            bar,
+            plain: std::sync::Mutex::new((0, 0, std::time::Instant::now())),
+        }
+    }
+}
+
+impl resync::Progress for CliProgress {
+    fn total(&self, files: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(files);
+        } else if let Ok(mut p) = self.plain.lock() {
+            p.0 = files;
+        }
+    }
+
+    fn advance(&self, files: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(files);
+        } else if let Ok(mut p) = self.plain.lock() {
+            p.1 += files;
+            if p.2.elapsed() >= std::time::Duration::from_secs(5) {
+                p.2 = std::time::Instant::now();
+                eprintln!("nmail-resync: {} of {} files", p.1, p.0);
+            }
+        }
+    }
+}
+
 /// Entry point of `nmail-resync`.
 pub fn resync_main() -> ExitCode {
     let cli = ResyncCli::parse();
-    init_logging("warn");
+    init_logging(&std::env::var("NMAIL_LOG_LEVEL").unwrap_or_else(|_| "warn".into()));
     nmail_sync::message::quiet_parser_panics();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -451,8 +503,13 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
         domain: cli.domain.as_deref().map(DomainName::parse).transpose()?,
         user: cli.user.as_deref().map(Address::parse).transpose()?,
         depth: Depth::Full,
+        clean_tmp: cli.clean_tmp,
     };
-    let report = resync::resync(&store, &opts).await?;
+    let progress = std::sync::Arc::new(CliProgress::new(cli.quiet));
+    let report = resync::resync_with(&store, &opts, progress.clone()).await?;
+    if let Some(b) = &progress.bar {
+        b.finish_and_clear();
+    }
     if !cli.quiet {
         let verb = if opts.dry_run { "" } else { "mended " };
         for d in &report.differences {
@@ -472,9 +529,14 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
         report.errors.len(),
         report.elapsed.as_secs_f64()
     );
-    Ok(if cli.check && !report.differences.is_empty() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if report.removed_tmp > 0 {
+        println!("removed {} stale files from tmp/", report.removed_tmp);
+    }
+    Ok(
+        if cli.check && report.differences.iter().any(|d| d.is_divergence()) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -314,7 +314,8 @@ impl Maildir {
     /// Lists the message files of `new/` and `cur/`, without a stat each.
     ///
     /// Dot files are skipped; names that are not UTF-8 or hold control
-    /// characters are returned in the second list so callers can report them. A missing subfolder counts as
+    /// characters, and entries that are not regular files, are returned in
+    /// the second list so callers can report them. A missing subfolder counts as
     /// empty.
     pub fn list(&self) -> io::Result<(Vec<Entry>, Vec<PathBuf>)> {
         let mut entries = Vec::new();
@@ -328,10 +329,16 @@ impl Maildir {
             };
             for de in rd {
                 let de = de?;
-                // Folders and sockets are not messages; d_type makes this
-                // free on the common file systems.
-                if de.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                    continue;
+                // Folders, FIFOs, sockets and devices are not messages (and
+                // opening a FIFO would block); d_type makes this free on the
+                // common file systems. Symbolic links are followed.
+                match de.file_type() {
+                    Ok(t) if t.is_dir() => continue,
+                    Ok(t) if !t.is_file() && !t.is_symlink() => {
+                        odd.push(de.path());
+                        continue;
+                    }
+                    _ => {}
                 }
                 match de.file_name().into_string() {
                     Ok(name) if name.starts_with('.') => {}

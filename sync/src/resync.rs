@@ -12,12 +12,13 @@ use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::address::{Address, DomainName};
 use crate::index::{MessageRecord, UserRecord};
-use crate::maildir::{Entry, Flags, Maildir, Subdir};
-use crate::message::{Meta, WireSizer, parse_meta};
+use crate::maildir::{Entry, Maildir, NameGenerator, Subdir, split_name};
+use crate::message::{Meta, ParseStatus, WireSizer, parse_meta};
 use crate::store::{Folder, Store, StoreError, domain_record, uidl_for, user_record};
 
 /// How closely a folder is compared.
@@ -95,6 +96,36 @@ pub enum Difference {
         /// Folder path.
         folder: String,
     },
+    /// A file the parser could not read: indexed as unparsable (still listed
+    /// and delivered byte for byte), never deleted.
+    Unparsable {
+        /// Folder path.
+        folder: String,
+        /// The file.
+        file: String,
+    },
+    /// A file left in tmp/ for more than 36 hours (an interrupted delivery).
+    StaleTmp {
+        /// Folder path.
+        folder: String,
+        /// The file in tmp/.
+        file: String,
+    },
+}
+
+impl Difference {
+    /// True when the index disagrees with the files (what `--check` fails
+    /// on); false for findings about the files themselves that leave the
+    /// index right (unparsable files, stale tmp/ files, names that cannot
+    /// be indexed).
+    pub fn is_divergence(&self) -> bool {
+        !matches!(
+            self,
+            Difference::Unparsable { .. }
+                | Difference::StaleTmp { .. }
+                | Difference::BadName { .. }
+        )
+    }
 }
 
 impl fmt::Display for Difference {
@@ -108,11 +139,17 @@ impl fmt::Display for Difference {
             DuplicateKey { folder, files } => {
                 write!(f, "duplicate key: {folder}: {}", files.join(", "))
             }
-            BadName { path } => write!(f, "name not UTF-8, skipped: {}", path.display()),
+            BadName { path } => write!(f, "not a message file name, skipped: {}", path.display()),
             AccountWithoutRow { name } => write!(f, "not indexed: account/domain {name}"),
             RowWithoutAccount { name } => write!(f, "file gone: account/domain {name}"),
             AccountChanged { name } => write!(f, "changed: account {name}"),
             FolderWithoutFiles { folder } => write!(f, "folder gone: {folder}"),
+            Unparsable { folder, file } => {
+                write!(f, "unparsable (indexed as such): {folder}/{file}")
+            }
+            StaleTmp { folder, file } => {
+                write!(f, "stale file in tmp/ (over 36 h): {folder}/tmp/{file}")
+            }
         }
     }
 }
@@ -132,6 +169,8 @@ pub struct Report {
     pub changed: u64,
     /// Files skipped (bad names, duplicate keys).
     pub skipped: u64,
+    /// Stale tmp/ files removed (with `clean_tmp`).
+    pub removed_tmp: u64,
     /// Files or folders that could not be read.
     pub errors: Vec<String>,
     /// How long it took.
@@ -146,9 +185,21 @@ impl Report {
         self.removed += other.removed;
         self.changed += other.changed;
         self.skipped += other.skipped;
+        self.removed_tmp += other.removed_tmp;
         self.errors.extend(other.errors);
     }
 }
+
+/// Receives the progress of a run (the resync tool draws a bar with it).
+pub trait Progress: Send + Sync {
+    /// How many message files the run will look at, counted first.
+    fn total(&self, _files: u64) {}
+    /// `files` more have been compared.
+    fn advance(&self, _files: u64) {}
+}
+
+struct NoProgress;
+impl Progress for NoProgress {}
 
 /// Which part of the data folder a run covers, and whether it writes.
 #[derive(Debug, Clone, Default)]
@@ -161,6 +212,8 @@ pub struct Options {
     pub user: Option<Address>,
     /// How closely folders are compared.
     pub depth: Depth,
+    /// Remove files left in tmp/ for more than 36 hours.
+    pub clean_tmp: bool,
 }
 
 /// Builds the index row of a message file by reading it.
@@ -222,6 +275,18 @@ pub async fn sync_folder(
     depth: Depth,
     dry_run: bool,
 ) -> Result<Report, StoreError> {
+    sync_folder_with(store, folder, depth, dry_run, false, None).await
+}
+
+async fn sync_folder_with(
+    store: &Store,
+    folder: &Folder,
+    depth: Depth,
+    dry_run: bool,
+    clean_tmp: bool,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Report, StoreError> {
+    let started = Instant::now();
     let rows = store.index().messages(folder.id).await?;
     let md = folder.maildir.clone();
     let label = store
@@ -229,9 +294,21 @@ pub async fn sync_folder(
         .relative(md.path())
         .to_string_lossy()
         .into_owned();
-    let plan = tokio::task::spawn_blocking(move || plan_folder(&md, &label, rows, depth, dry_run))
-        .await
-        .map_err(|e| StoreError::io("sync folder")(io::Error::other(e)))??;
+    // Only the resync tool (a full pass) renames duplicate keys; readers
+    // opening a folder never touch its files.
+    let names = (depth == Depth::Full).then(|| store.names());
+    let plan = tokio::task::spawn_blocking(move || {
+        let opts = FolderOptions {
+            dry_run,
+            clean_tmp,
+            names: names.as_deref(),
+            progress: progress.as_deref(),
+        };
+        plan_folder(&md, &label, rows, depth, &opts)
+    })
+    .await
+    .map_err(|e| StoreError::io("sync folder")(io::Error::other(e)))??;
+    let planned = started.elapsed();
     if !dry_run {
         if !plan.remove.is_empty() {
             store
@@ -239,18 +316,59 @@ pub async fn sync_folder(
                 .delete_messages(folder.id, plan.remove)
                 .await?;
         }
+        // A full pass also gives every message its UID from the folder's
+        // nmail-uidlist, in the same writes (readers do this lazily).
+        let mut put = plan.put;
+        let mut uid_fixes = Vec::new();
+        let list = if depth == Depth::Full {
+            let dir = folder.maildir.path().to_path_buf();
+            let keys: Vec<String> = put
+                .iter()
+                .map(|r| r.uniq.clone())
+                .chain(plan.kept.iter().map(|k| k.0.clone()))
+                .collect();
+            let list = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                crate::uidlist::assign(&dir, &refs, &refs)
+            })
+            .await
+            .map_err(|e| StoreError::io("uidlist")(io::Error::other(e)))?
+            .map_err(StoreError::io(format!(
+                "{}/{}",
+                folder.maildir.path().display(),
+                crate::uidlist::FILE
+            )))?;
+            for r in &mut put {
+                r.uid = list.uids.get(&r.uniq).copied().unwrap_or(0);
+            }
+            for (k, uid) in &plan.kept {
+                if let Some(&u) = list.uids.get(k)
+                    && u != *uid
+                {
+                    uid_fixes.push((k.clone(), u));
+                }
+            }
+            Some(list)
+        } else {
+            None
+        };
         // Chunks keep one commit from holding the writer for long while a
         // big folder is indexed, so deliveries keep flowing.
-        let mut put = plan.put;
         while !put.is_empty() {
-            let rest = put.split_off(put.len().min(2000));
+            let rest = put.split_off(put.len().min(5000));
             store.index().put_messages(folder.id, put).await?;
             put = rest;
         }
-        if depth == Depth::Full {
-            let rows = store.index().messages(folder.id).await?;
-            store.sync_uids(folder, rows).await?;
+        let written = started.elapsed();
+        if let Some(list) = list {
+            store
+                .index()
+                .set_uids(folder.id, list.validity, list.next, uid_fixes)
+                .await?;
         }
+        tracing::debug!(folder = %folder.maildir.path().display(), plan_ms = planned.as_millis() as u64,
+            write_ms = (written - planned).as_millis() as u64, uid_ms = (started.elapsed() - written).as_millis() as u64,
+            "folder synced");
     }
     Ok(plan.report)
 }
@@ -259,6 +377,19 @@ struct Plan {
     report: Report,
     put: Vec<MessageRecord>,
     remove: Vec<String>,
+    /// Unchanged rows: key and the UID the index has.
+    kept: Vec<(String, u32)>,
+}
+
+/// What a folder sync may do besides mending rows.
+#[derive(Clone, Copy)]
+struct FolderOptions<'a> {
+    dry_run: bool,
+    progress: Option<&'a dyn Progress>,
+    /// Remove tmp/ files past the 36-hour rule.
+    clean_tmp: bool,
+    /// Give duplicate keys fresh names (none: only report them).
+    names: Option<&'a NameGenerator>,
 }
 
 fn plan_folder(
@@ -266,7 +397,7 @@ fn plan_folder(
     label: &str,
     rows: Vec<MessageRecord>,
     depth: Depth,
-    dry_run: bool,
+    opts: &FolderOptions,
 ) -> Result<Plan, StoreError> {
     let sep = md.separator();
     let (entries, odd) = md
@@ -280,6 +411,7 @@ fn plan_folder(
         report.skipped += 1;
         report.differences.push(Difference::BadName { path });
     }
+    stale_tmp(md, label, opts, &mut report);
 
     // Group by key; cur/ before new/ and then by name, so the choice among
     // duplicates is the same on every run.
@@ -290,16 +422,33 @@ fn plan_folder(
     let mut rows: HashMap<String, MessageRecord> =
         rows.into_iter().map(|r| (r.uniq.clone(), r)).collect();
     let mut put = Vec::new();
+    // Rows that stay as they are, with their UIDs.
+    let mut kept: Vec<(String, u32)> = Vec::new();
+    // Files to read and parse, with the arrival time to keep (if known).
+    let mut to_parse: Vec<(Entry, Option<i64>)> = Vec::new();
     let mut keys: Vec<_> = by_key.into_iter().collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, mut files) in keys {
         files.sort_by_key(|e| (e.subdir == Subdir::New, e.name.clone()));
         if files.len() > 1 {
-            report.skipped += files.len() as u64 - 1;
             report.differences.push(Difference::DuplicateKey {
                 folder: label.to_string(),
                 files: files.iter().map(file_label).collect(),
             });
+            for dup in files.drain(1..) {
+                match (opts.dry_run, opts.names) {
+                    (false, Some(names)) => match rekey(md, &dup, names) {
+                        Ok(e) => {
+                            report.added += 1;
+                            to_parse.push((e, None));
+                        }
+                        Err(e) => report
+                            .errors
+                            .push(format!("{label}/{}: rename: {e}", file_label(&dup))),
+                    },
+                    _ => report.skipped += 1,
+                }
+            }
         }
         let entry = &files[0];
         match rows.remove(&key) {
@@ -309,15 +458,7 @@ fn plan_folder(
                     file: file_label(entry),
                 });
                 report.added += 1;
-                if !dry_run {
-                    let (row, err) = record_for(md, entry, None);
-                    if let Some(e) = err {
-                        report
-                            .errors
-                            .push(format!("{label}/{}: {e}", file_label(entry)));
-                    }
-                    put.push(row);
-                }
+                to_parse.push((entry.clone(), None));
             }
             Some(row) => {
                 let renamed = row.file_name != entry.name || row.subdir != entry.subdir;
@@ -334,16 +475,10 @@ fn plan_folder(
                         file: file_label(entry),
                     });
                     report.changed += 1;
-                    if !dry_run {
-                        let (new, err) = record_for(md, entry, Some(row.internal_date));
-                        if let Some(e) = err {
-                            report
-                                .errors
-                                .push(format!("{label}/{}: {e}", file_label(entry)));
-                        }
-                        put.push(new);
-                    }
-                } else if renamed {
+                    to_parse.push((entry.clone(), Some(row.internal_date)));
+                } else if !renamed {
+                    kept.push((key.clone(), row.uid));
+                } else {
                     report.differences.push(Difference::Renamed {
                         folder: label.to_string(),
                         from: format!("{}/{}", row.subdir.as_str(), row.file_name),
@@ -353,9 +488,7 @@ fn plan_folder(
                     let mut new = row;
                     new.subdir = entry.subdir;
                     new.file_name = entry.name.clone();
-                    new.flags = Flags::from_info(crate::maildir::split_name(&entry.name, sep).1)
-                        .as_str()
-                        .to_string();
+                    new.flags = entry.flags(sep).as_str().to_string();
                     put.push(new);
                 }
             }
@@ -370,15 +503,139 @@ fn plan_folder(
         });
     }
     report.removed += remove.len() as u64;
-    if dry_run {
-        put.clear();
-        remove.clear();
+    let unparsed = report.files_seen.saturating_sub(to_parse.len() as u64);
+    if let Some(p) = opts.progress {
+        p.advance(if opts.dry_run {
+            report.files_seen
+        } else {
+            unparsed
+        });
+    }
+    if opts.dry_run {
+        return Ok(Plan {
+            report,
+            put: Vec::new(),
+            remove: Vec::new(),
+            kept: Vec::new(),
+        });
+    }
+    for (row, err) in parse_all(md, to_parse, opts.progress) {
+        if let Some(e) = err {
+            report.errors.push(format!(
+                "{label}/{}/{}: {e}",
+                row.subdir.as_str(),
+                row.file_name
+            ));
+        }
+        if row.meta.status != ParseStatus::Ok {
+            report.differences.push(Difference::Unparsable {
+                folder: label.to_string(),
+                file: format!("{}/{}", row.subdir.as_str(), row.file_name),
+            });
+        }
+        put.push(row);
     }
     Ok(Plan {
         report,
         put,
         remove,
+        kept,
     })
+}
+
+/// Reads and parses files on every core: a full resync is bound by the
+/// parser, not the disk, once the files are in the page cache.
+fn parse_all(
+    md: &Maildir,
+    files: Vec<(Entry, Option<i64>)>,
+    progress: Option<&dyn Progress>,
+) -> Vec<(MessageRecord, Option<io::Error>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if files.len() < 64 || threads == 1 {
+        let out: Vec<_> = files.iter().map(|(e, d)| record_for(md, e, *d)).collect();
+        if let Some(p) = progress {
+            p.advance(out.len() as u64);
+        }
+        return out;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<(MessageRecord, Option<io::Error>)>> = Vec::new();
+    out.resize_with(files.len(), || None);
+    let results = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut local = Vec::new();
+                loop {
+                    let start = next.fetch_add(256, std::sync::atomic::Ordering::Relaxed);
+                    if start >= files.len() {
+                        break;
+                    }
+                    let before = local.len();
+                    for (i, (e, d)) in files.iter().enumerate().skip(start).take(256) {
+                        local.push((i, record_for(md, e, *d)));
+                    }
+                    if let Some(p) = progress {
+                        p.advance((local.len() - before) as u64);
+                    }
+                }
+                if let Ok(mut r) = results.lock() {
+                    for (i, v) in local {
+                        r[i] = Some(v);
+                    }
+                }
+            });
+        }
+    });
+    out.into_iter().flatten().collect()
+}
+
+/// Gives a file whose key another file already has a fresh unique name,
+/// keeping its info part, so that both messages are listed and nothing is
+/// lost (two files with one key arise from copies and restores over a live
+/// folder). Only the name changes, never the content.
+fn rekey(md: &Maildir, dup: &Entry, names: &NameGenerator) -> io::Result<Entry> {
+    let path = md.file_path(dup.subdir, &dup.name);
+    let size = fs::metadata(&path)?.len();
+    let info = split_name(&dup.name, md.separator()).1;
+    let name = match info {
+        Some(i) => format!("{}{}{i}", names.next(size), md.separator()),
+        None => names.next(size),
+    };
+    fs::rename(&path, md.file_path(dup.subdir, &name))?;
+    crate::fsutil::fsync_dir(&md.path().join(dup.subdir.as_str()))?;
+    Ok(Entry {
+        subdir: dup.subdir,
+        name,
+    })
+}
+
+/// The maildir spec's rule: a file left in tmp/ for 36 hours is debris of
+/// an interrupted delivery. Reported; removed only when asked.
+fn stale_tmp(md: &Maildir, label: &str, opts: &FolderOptions, report: &mut Report) {
+    let Ok(rd) = fs::read_dir(md.path().join("tmp")) else {
+        return;
+    };
+    let limit = std::time::SystemTime::now() - Duration::from_secs(36 * 3600);
+    for e in rd.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if !m.is_file() || m.modified().map_or(true, |t| t > limit) {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        report.differences.push(Difference::StaleTmp {
+            folder: label.to_string(),
+            file: name,
+        });
+        if opts.clean_tmp && !opts.dry_run {
+            match fs::remove_file(e.path()) {
+                Ok(()) => report.removed_tmp += 1,
+                Err(err) => report.errors.push(format!("{}: {err}", e.path().display())),
+            }
+        }
+    }
 }
 
 /// The Maildir++ folders of an account: INBOX and every `.Name` subfolder
@@ -404,6 +661,15 @@ fn account_folders(maildir: &Path) -> Vec<(String, PathBuf)> {
 /// and, unless `opts.dry_run`, mends the index: accounts and domains first,
 /// then every folder of every account.
 pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError> {
+    resync_with(store, opts, Arc::new(NoProgress)).await
+}
+
+/// [`resync`], telling `progress` how far it is.
+pub async fn resync_with(
+    store: &Store,
+    opts: &Options,
+    progress: Arc<dyn Progress>,
+) -> Result<Report, StoreError> {
     let start = Instant::now();
     let mut report = Report::default();
     let index = store.index();
@@ -509,6 +775,27 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
         }
     }
 
+    // Count the files first (names only), so progress has a total.
+    let folders_in_scope: Vec<_> = user_files
+        .iter()
+        .filter_map(|u| Address::parse(&u.address).ok())
+        .flat_map(|a| account_folders(&store.data().maildir(&a)))
+        .collect();
+    let total = tokio::task::spawn_blocking(move || {
+        folders_in_scope
+            .iter()
+            .map(|(_, p)| {
+                ["new", "cur"]
+                    .iter()
+                    .map(|s| fs::read_dir(p.join(s)).map_or(0, |rd| rd.count() as u64))
+                    .sum::<u64>()
+            })
+            .sum::<u64>()
+    })
+    .await
+    .unwrap_or(0);
+    progress.total(total);
+
     // Folders of every account in scope.
     let folder_rows = index.folders().await?;
     let mut seen_paths = Vec::new();
@@ -528,8 +815,15 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
                     let plan = {
                         let md = md.clone();
                         let rel = rel.clone();
+                        let prog = progress.clone();
                         tokio::task::spawn_blocking(move || {
-                            plan_folder(&md, &rel, Vec::new(), Depth::Names, true)
+                            let opts = FolderOptions {
+                                dry_run: true,
+                                clean_tmp: false,
+                                names: None,
+                                progress: Some(&*prog),
+                            };
+                            plan_folder(&md, &rel, Vec::new(), Depth::Names, &opts)
                         })
                         .await
                         .map_err(|e| StoreError::io("plan")(io::Error::other(e)))??
@@ -540,7 +834,16 @@ pub async fn resync(store: &Store, opts: &Options) -> Result<Report, StoreError>
                 None => index.folder(&u.address, &name, &rel).await?,
             };
             let folder = Folder { id, maildir: md };
-            match sync_folder(store, &folder, opts.depth, opts.dry_run).await {
+            match sync_folder_with(
+                store,
+                &folder,
+                opts.depth,
+                opts.dry_run,
+                opts.clean_tmp,
+                Some(progress.clone()),
+            )
+            .await
+            {
                 Ok(r) => report.merge(r),
                 Err(e) => report.errors.push(e.to_string()),
             }

@@ -138,6 +138,11 @@ impl Store {
         &self.accounts
     }
 
+    /// The unique-name generator of this process.
+    pub(crate) fn names(&self) -> Arc<NameGenerator> {
+        self.names.clone()
+    }
+
     /// The maildir info separator.
     pub fn separator(&self) -> char {
         self.sep

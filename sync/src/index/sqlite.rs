@@ -94,6 +94,8 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    // 32 MiB of page cache per connection: a resync touches every row.
+    c.pragma_update(None, "cache_size", -32768)?;
     Ok(c)
 }
 
