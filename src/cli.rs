@@ -519,6 +519,9 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
     for e in &report.errors {
         eprintln!("error: {e}");
     }
+    for e in &report.failed {
+        eprintln!("not compared: {e}");
+    }
     println!(
         "files seen {}, added {}, removed {}, changed {}, skipped {}, errors {}, time {:.2}s",
         report.files_seen,
@@ -532,11 +535,11 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
     if report.removed_tmp > 0 {
         println!("removed {} stale files from tmp/", report.removed_tmp);
     }
-    Ok(
-        if cli.check && report.differences.iter().any(|d| d.is_divergence()) {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    Ok(if !report.failed.is_empty() {
+        ExitCode::from(2)
+    } else if cli.check && report.differences.iter().any(|d| d.is_divergence()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -171,8 +171,11 @@ pub struct Report {
     pub skipped: u64,
     /// Stale tmp/ files removed (with `clean_tmp`).
     pub removed_tmp: u64,
-    /// Files or folders that could not be read.
+    /// Files that could not be read (they are indexed as unreadable).
     pub errors: Vec<String>,
+    /// Folders or accounts whose comparison could not be completed; the
+    /// index may still differ there.
+    pub failed: Vec<String>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -187,6 +190,7 @@ impl Report {
         self.skipped += other.skipped;
         self.removed_tmp += other.removed_tmp;
         self.errors.extend(other.errors);
+        self.failed.extend(other.failed);
     }
 }
 
@@ -845,7 +849,7 @@ pub async fn resync_with(
             .await
             {
                 Ok(r) => report.merge(r),
-                Err(e) => report.errors.push(e.to_string()),
+                Err(e) => report.failed.push(format!("{rel}: {e}")),
             }
         }
     }

@@ -150,14 +150,15 @@ fn lock(dir: &Path) -> io::Result<Lock> {
             .open(&path)
         {
             Ok(mut f) => {
-                let _ = writeln!(f, "{}", std::process::id());
+                let _ = writeln!(f, "{} {}", host(), std::process::id());
                 return Ok(Lock(path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let stale = fs::metadata(&path)
+                let old = fs::metadata(&path)
                     .and_then(|m| m.modified())
                     .map(|t| t.elapsed().unwrap_or_default() > STALE_LOCK)
                     .unwrap_or(false);
+                let stale = old || holder_is_dead(&path);
                 if stale {
                     let _ = fs::remove_file(&path);
                     continue;
@@ -172,6 +173,21 @@ fn lock(dir: &Path) -> io::Result<Lock> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+fn host() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// True when the lock names a process of this host that no longer runs
+/// (killed while holding it): no need to wait for the lock to age.
+fn holder_is_dead(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(path) else { return false };
+    let mut w = text.split_whitespace();
+    match (w.next(), w.next().and_then(|p| p.parse::<u32>().ok())) {
+        (Some(h), Some(pid)) if h == host() => !Path::new(&format!("/proc/{pid}")).exists(),
+        _ => false,
     }
 }
 
