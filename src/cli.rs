@@ -53,6 +53,11 @@ enum Cmd {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Look at the queue of messages not yet delivered to every recipient.
+    Queue {
+        #[command(subcommand)]
+        action: QueueCmd,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -108,6 +113,34 @@ enum UserCmd {
         #[arg(long)]
         purge: bool,
     },
+    /// Set an account's mailbox size limit: octets, or with K, M, G
+    /// (1024-based), or "none".
+    Quota { address: String, size: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueueCmd {
+    /// List messages waiting in the queue, with each recipient's state.
+    List,
+}
+
+/// Parses `10485760`, `500K`, `10M`, `1G` or `none`.
+fn parse_size(s: &str) -> Result<Option<u64>> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("{s:?} is not a size (e.g. 500M, 2G, none)"))?;
+    Ok(Some(n.saturating_mul(mult)))
 }
 
 /// Entry point of `nmail`.
@@ -211,6 +244,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Queue {
+            action: QueueCmd::List,
+        } => {
+            init_logging("warn");
+            let (dir, _) = open(&data).await?;
+            let q = crate::queue::Queue::new(&dir);
+            let entries = q.entries()?;
+            if entries.is_empty() {
+                println!("the queue is empty");
+            }
+            for e in entries {
+                let from = if e.from.is_empty() {
+                    "<>".to_string()
+                } else {
+                    e.from.clone()
+                };
+                println!("{} from {from}", e.id);
+                for r in e.recipients {
+                    println!(
+                        "  {} {:?} attempts {} {}",
+                        r.address, r.state, r.attempts, r.last_reply
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::User { action } => {
             init_logging("warn");
             let (_, store) = open(&data).await?;
@@ -254,6 +313,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     )?;
                     store.set_password(&a, &pw).await?;
                     println!("password of {a} changed");
+                }
+                UserCmd::Quota { address, size } => {
+                    let a = Address::parse(&address)?;
+                    let q = parse_size(&size)?;
+                    store.set_quota(&a, q).await?;
+                    match q {
+                        Some(q) => println!("quota of {a} set to {q} octets"),
+                        None => println!("quota of {a} removed"),
+                    }
                 }
                 UserCmd::Remove { address, purge } => {
                     let a = Address::parse(&address)?;

@@ -27,6 +27,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[watch]`.
     pub watch: WatchConfig,
+    /// `[queue]`.
+    pub queue: QueueConfig,
     /// `[log]`.
     pub log: LogConfig,
 }
@@ -41,6 +43,26 @@ pub struct WatchConfig {
     /// Set it when the data folder is on NFS or shared with another machine,
     /// whose changes inotify does not see.
     pub rescan_secs: u64,
+}
+
+/// `[queue]`: mail accepted but not yet delivered to every recipient.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Seconds between passes over the queue (retries back off from this).
+    pub retry_secs: u64,
+    /// Seconds after which a recipient is given up and the sender gets a
+    /// DSN (RFC 5321 §4.5.4.1 suggests 4 to 5 days).
+    pub max_age_secs: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            retry_secs: 300,
+            max_age_secs: 5 * 24 * 3600,
+        }
+    }
 }
 
 impl Default for WatchConfig {
@@ -159,6 +181,7 @@ impl Default for Config {
             maildir: MaildirConfig::default(),
             tls: TlsConfig::default(),
             watch: WatchConfig::default(),
+            queue: QueueConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -405,6 +428,13 @@ enabled = true
 # the data folder is on NFS or shared storage, where inotify sees nothing
 # that another machine does.
 rescan_secs = 0
+
+[queue]
+# Mail accepted with 250 that some recipient could not take yet (a full
+# mailbox) waits in DIR/queue/ and is retried; after max_age_secs the sender
+# gets a delivery status notification.
+retry_secs = 300
+max_age_secs = 432000
 
 [log]
 # info, debug, or a tracing filter such as "nmail=debug,info".

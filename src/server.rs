@@ -103,6 +103,7 @@ fn clean_spool(data: &DataDir) -> Result<()> {
 /// Runs the server until it is told to stop.
 pub async fn serve(data: DataDir, config: Config) -> Result<()> {
     clean_spool(&data).context("cleaning the spool")?;
+    crate::queue::recover(&data);
     let store = open_store(&data, &config).await?;
 
     // Watch first, so nothing that changes during the start-up check is
@@ -179,6 +180,7 @@ pub async fn serve(data: DataDir, config: Config) -> Result<()> {
         let l = bind(addr, "pop3").await?;
         tasks.push(tokio::spawn(accept_loop(l, shared.clone(), Proto::Pop3)));
     }
+    tasks.push(tokio::spawn(crate::queue::run(shared.clone())));
     info!(data = %data.root().display(), "nmail ready");
 
     shutdown_signal().await;

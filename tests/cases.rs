@@ -484,3 +484,102 @@ S: 221
 
 #[allow(dead_code)]
 fn unused(_: PathBuf) {}
+
+#[test]
+fn c23_quota_exceeded() {
+    let s = Server::start(&[
+        ("NMAIL_QUEUE_RETRY_SECS", "1"),
+        ("NMAIL_QUEUE_MAX_AGE_SECS", "3"),
+    ]);
+    let (bob, carol) = ("bob@example.com", "carol@example.com");
+    assert!(s.nmail(&["user", "quota", bob, "1M"]).status.success());
+    // 990 KiB already used (a message put there by another program), and
+    // a damaged Maildir++ quota file, which nmail does not depend on.
+    let md = s.maildir(bob);
+    std::fs::write(
+        md.join("cur/1717290000.M1P1Q1.big:2,S"),
+        format!("Subject: big\r\n\r\n{}\r\n", "b".repeat(990 * 1024 - 20)),
+    )
+    .unwrap();
+    std::fs::write(md.join("maildirsize"), b"garbage\nnot a quota file").unwrap();
+    Pop3::login(s.pop3, bob, "Correct-Horse-7").quit();
+    let before: Vec<_> = s.messages(bob).into_iter().map(|(p, _)| p).collect();
+
+    run_case(&s, "c23-quota-exceeded.smtp", Proto::Smtp);
+
+    // carol has both messages.
+    let c = bodies(&s, carol);
+    assert_eq!(c.len(), 2);
+    assert!(c.iter().any(|m| contains(m, b"Subject: c23 declared size")));
+    assert!(
+        c.iter()
+            .any(|m| contains(m, b"Subject: c23 undeclared size"))
+    );
+    // bob's maildir holds only what it held; tmp/ is empty.
+    let after: Vec<_> = s.messages(bob).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(after, before);
+    assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+    // The log says why, and never that bob's copy was delivered.
+    let log = s.log();
+    assert!(log.contains("over quota"), "{log}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("delivered from the queue") && l.contains(bob)),
+        "{log}"
+    );
+    // The undeclared transaction's copy for bob waits in the queue, for bob
+    // only; after the retry period alice gets exactly one DSN (5.2.2).
+    let queue = s.data().join("queue");
+    let envelopes = |q: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(q)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let first = envelopes(&queue);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].contains("address = \"bob@example.com\"") && !first[0].contains("carol"),
+        "{}",
+        first[0]
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let dsn = loop {
+        let env = envelopes(&queue);
+        if env.len() == 1 && env[0].contains("address = \"alice@example.org\"") {
+            break env[0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DSN: {env:?}\n{}",
+            s.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        dsn.contains("from = \"\""),
+        "a DSN has the null sender: {dsn}"
+    );
+    let id = dsn
+        .lines()
+        .find_map(|l| l.strip_prefix("id = \""))
+        .unwrap()
+        .trim_end_matches('"');
+    let msg = std::fs::read_to_string(queue.join(format!("{id}.eml"))).unwrap();
+    assert!(
+        msg.contains("Final-Recipient: rfc822; bob@example.com\r\nAction: failed\r\nStatus: 5.2.2"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Subject: c23 undeclared size"),
+        "the DSN returns the header: {msg}"
+    );
+    let out = s.nmail(&["queue", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alice@example.org"));
+}

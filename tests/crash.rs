@@ -16,8 +16,16 @@ const BOB: &str = "bob@example.com";
 
 /// Sends messages on one connection until it breaks; records the tag of
 /// every message answered 250.
-fn sender(addr: SocketAddr, worker: usize, acked: Arc<Mutex<Vec<String>>>, stop: Arc<AtomicBool>, round: usize) {
-    let Ok(s) = TcpStream::connect(addr) else { return };
+fn sender(
+    addr: SocketAddr,
+    worker: usize,
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    round: usize,
+) {
+    let Ok(s) = TcpStream::connect(addr) else {
+        return;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut r = BufReader::new(match s.try_clone() {
         Ok(c) => c,
@@ -45,9 +53,7 @@ fn sender(addr: SocketAddr, worker: usize, acked: Arc<Mutex<Vec<String>>>, stop:
             return;
         }
         let tag = format!("r{round}w{worker}n{n}");
-        let data = format!(
-            "MAIL FROM:<a@example.org>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n"
-        );
+        let data = format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n");
         if w.write_all(data.as_bytes()).is_err() {
             return;
         }
@@ -89,26 +95,55 @@ fn kill_9_during_deliveries_loses_nothing_acknowledged() {
 
         // Every message answered 250 is a whole file in bob's maildir.
         let files = s.messages(BOB);
-        let bodies: Vec<String> = files.iter().map(|(_, b)| String::from_utf8_lossy(b).into_owned()).collect();
+        let bodies: Vec<String> = files
+            .iter()
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .collect();
         for (_, b) in &files {
             let text = String::from_utf8_lossy(b);
-            let tag = text.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("?").to_string();
-            assert!(text.ends_with(&format!("END {tag}\r\n")), "torn message in new/: {tag}");
+            let tag = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or("?")
+                .to_string();
+            assert!(
+                text.ends_with(&format!("END {tag}\r\n")),
+                "torn message in new/: {tag}"
+            );
         }
         let acked_now = acked.lock().unwrap().clone();
         for tag in &acked_now {
-            assert!(bodies.iter().any(|b| b.contains(&format!("Subject: {tag}\r\n"))), "round {round}: acknowledged {tag} lost");
+            assert!(
+                bodies
+                    .iter()
+                    .any(|b| b.contains(&format!("Subject: {tag}\r\n"))),
+                "round {round}: acknowledged {tag} lost"
+            );
         }
         // And the index (mended at start) agrees with the files.
         let check = s.resync(&["--check"]);
-        assert!(check.status.success(), "round {round}: {}", String::from_utf8_lossy(&check.stdout));
+        assert!(
+            check.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
         let mut p = Pop3::login(s.pop3, BOB, "Correct-Horse-7");
-        assert_eq!(p.list().len(), files.len(), "round {round}: POP3 lists every file");
+        assert_eq!(
+            p.list().len(),
+            files.len(),
+            "round {round}: POP3 lists every file"
+        );
         p.cmd("QUIT");
         // Nothing half-written is left in tmp/ to be mistaken for mail later
         // (what a kill leaves there is never listed; count it only).
-        let tmp = std::fs::read_dir(s.maildir(BOB).join("tmp")).unwrap().count();
-        println!("round {round}: {} acknowledged, {} files, {tmp} in tmp/", acked_now.len(), files.len());
+        let tmp = std::fs::read_dir(s.maildir(BOB).join("tmp"))
+            .unwrap()
+            .count();
+        println!(
+            "round {round}: {} acknowledged, {} files, {tmp} in tmp/",
+            acked_now.len(),
+            files.len()
+        );
     }
     assert!(acked.lock().unwrap().len() > 20, "the load never got going");
 }
@@ -120,7 +155,11 @@ fn kill_9_during_resync_leaves_an_index_a_rerun_mends() {
     // 3,000 messages dropped in by hand, no index rows.
     let md = s.maildir(BOB);
     for i in 0..3000 {
-        std::fs::write(md.join(format!("cur/17172{i:05}.M{i}P1Q1.drop:2,S")), format!("Subject: d{i}\r\n\r\nbody {i}\r\n")).unwrap();
+        std::fs::write(
+            md.join(format!("cur/17172{i:05}.M{i}P1Q1.drop:2,S")),
+            format!("Subject: d{i}\r\n\r\nbody {i}\r\n"),
+        )
+        .unwrap();
     }
     for delay in [30u64, 80, 150, 250] {
         let mut child = std::process::Command::new(common::resync_bin())
@@ -136,7 +175,11 @@ fn kill_9_during_resync_leaves_an_index_a_rerun_mends() {
     let r = s.resync(&["--quiet"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let check = s.resync(&["--check"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     s.restart();
     let mut p = Pop3::login(s.pop3, BOB, "Correct-Horse-7");
     assert_eq!(p.list().len(), 3000);
@@ -156,14 +199,20 @@ impl Tmpfs {
             .status()
             .unwrap()
             .success();
-        assert!(ok, "mounting a tmpfs failed: the disk-full test needs root (or CAP_SYS_ADMIN)");
+        assert!(
+            ok,
+            "mounting a tmpfs failed: the disk-full test needs root (or CAP_SYS_ADMIN)"
+        );
         Tmpfs(dir)
     }
 }
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
         let _ = std::fs::remove_dir(&self.0);
     }
 }
@@ -178,7 +227,12 @@ fn a_full_disk_gets_452_and_no_damage() {
         let mut seed = seed;
         seed.stop();
         let data = tmp.path().join("data");
-        let cp = std::process::Command::new("cp").arg("-a").arg(seed.data()).arg(&data).status().unwrap();
+        let cp = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(seed.data())
+            .arg(&data)
+            .status()
+            .unwrap();
         assert!(cp.success());
         Server::start_in(tmp, &[])
     };
@@ -195,7 +249,10 @@ fn a_full_disk_gets_452_and_no_damage() {
         }
     }
     let full = full.expect("the disk never filled");
-    assert!(full.starts_with("452 4.3.1"), "a full disk must be a temporary failure: {full}");
+    assert!(
+        full.starts_with("452 4.3.1"),
+        "a full disk must be a temporary failure: {full}"
+    );
     assert!(accepted > 3);
     // Nothing half-written is listed, and the session-level state is sane.
     let files = s.messages(BOB);
@@ -205,7 +262,10 @@ fn a_full_disk_gets_452_and_no_damage() {
     let mut p = Pop3::connect(s.pop3);
     p.cmd("USER bob@example.com");
     let r = p.cmd("PASS Correct-Horse-7");
-    assert!(r.starts_with("+OK") || r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    assert!(
+        r.starts_with("+OK") || r.starts_with("-ERR [SYS/TEMP]"),
+        "{r}"
+    );
     drop(p);
     // Free space: delete the filler by hand; everything recovers.
     for (path, _) in files.iter().skip(1) {
@@ -216,9 +276,17 @@ fn a_full_disk_gets_452_and_no_damage() {
     s.stop();
     // The index was never damaged: a resync runs cleanly and then agrees.
     let mend = s.resync(&[]);
-    assert!(mend.status.success(), "{}", String::from_utf8_lossy(&mend.stderr));
+    assert!(
+        mend.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mend.stderr)
+    );
     let check = s.resync(&["--check"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     assert!(!s.log().contains("panicked"));
     s.restart();
     let mut p = Pop3::login(s.pop3, BOB, "Correct-Horse-7");
@@ -248,7 +316,12 @@ fn try_send(addr: SocketAddr, data: &[u8]) -> String {
         }
     };
     reply();
-    for cmd in ["EHLO c.example.org\r\n", "MAIL FROM:<a@example.org>\r\n", &format!("RCPT TO:<{BOB}>\r\n"), "DATA\r\n"] {
+    for cmd in [
+        "EHLO c.example.org\r\n",
+        "MAIL FROM:<a@example.org>\r\n",
+        &format!("RCPT TO:<{BOB}>\r\n"),
+        "DATA\r\n",
+    ] {
         w.write_all(cmd.as_bytes()).unwrap();
         let r = reply();
         if !(r.starts_with('2') || r.starts_with('3')) {

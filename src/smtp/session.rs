@@ -40,7 +40,11 @@ const DATA_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug)]
 struct Transaction {
     from: ReversePath,
+    /// The SIZE the client declared at MAIL (RFC 1870).
+    declared: Option<u64>,
     recipients: Vec<Address>,
+    /// Each recipient's mailbox size limit, same order.
+    quotas: Vec<Option<u64>>,
 }
 
 /// Session state that outlives a STARTTLS.
@@ -325,6 +329,7 @@ impl Session {
         if self.tx.is_some() {
             return codes::r503_sequence("Nested MAIL command");
         }
+        let mut declared = None;
         for p in &params {
             if !self.esmtp {
                 return Reply::new(555, "5.5.4", "ESMTP parameters need EHLO");
@@ -335,7 +340,7 @@ impl Session {
                     Ok(n) if n > self.shared.config.smtp.max_message_size => {
                         return codes::r552_too_big(self.shared.config.smtp.max_message_size);
                     }
-                    Ok(_) => {}
+                    Ok(n) => declared = Some(n),
                     Err(_) => return Reply::new(501, "5.5.4", "Bad SIZE parameter"),
                 },
                 ("BODY", Some(v))
@@ -361,7 +366,9 @@ impl Session {
         }
         self.tx = Some(Transaction {
             from,
+            declared,
             recipients: Vec::new(),
+            quotas: Vec::new(),
         });
         codes::r250_sender_ok()
     }
@@ -393,8 +400,8 @@ impl Session {
             .as_ref()
             .map(Mailbox::to_addr)
             .unwrap_or_else(|| "postmaster".into());
-        let account = match self.resolve(mailbox.as_ref()).await {
-            Ok(Resolved::Local(a)) => a,
+        let (account, quota) = match self.resolve(mailbox.as_ref()).await {
+            Ok(Resolved::Local(a, q)) => (a, q),
             Ok(Resolved::Unknown) => return codes::r550_unknown_user(&shown),
             Ok(Resolved::Disabled) => {
                 return Reply::new(550, "5.2.1", format!("<{shown}>: mailbox disabled"));
@@ -405,9 +412,31 @@ impl Session {
                 return Reply::new(451, "4.3.0", "Temporary lookup failure, try again later");
             }
         };
+        if let Some(q) = quota {
+            // A mailbox that is full, or that the declared size would
+            // overflow, is refused now, while the client can still tell
+            // its user (c23); other recipients are unaffected.
+            let used = self
+                .shared
+                .store
+                .index()
+                .usage(&account.to_string())
+                .await
+                .unwrap_or(0);
+            let need = self.tx.as_ref().and_then(|t| t.declared).unwrap_or(0);
+            if used >= q || used + need > q {
+                info!(rcpt = %account, used, quota = q, "over quota at RCPT");
+                return Reply::new(
+                    452,
+                    "4.2.2",
+                    format!("<{shown}>: Mailbox full, try again later"),
+                );
+            }
+        }
         let tx = self.tx.as_mut().expect("checked above");
         if !tx.recipients.contains(&account) {
             tx.recipients.push(account);
+            tx.quotas.push(quota);
         }
         codes::r250_recipient_ok()
     }
@@ -447,7 +476,8 @@ impl Session {
                 if u.disabled {
                     return Ok(Resolved::Disabled);
                 }
-                return Ok(Address::parse(&u.address).map_or(Resolved::Unknown, Resolved::Local));
+                return Ok(Address::parse(&u.address)
+                    .map_or(Resolved::Unknown, |a| Resolved::Local(a, u.quota_bytes)));
             }
         }
         // RFC 5321 §4.5.1: postmaster must be accepted at every domain; a
@@ -458,7 +488,7 @@ impl Session {
                     && !u.disabled
                     && let Ok(a) = Address::parse(&u.address)
                 {
-                    return Ok(Resolved::Local(a));
+                    return Ok(Resolved::Local(a, u.quota_bytes));
                 }
             }
         }
@@ -620,32 +650,104 @@ impl Session {
             (true, false) => "ESMTP",
             (false, _) => "SMTP",
         };
-        let prefixes = tx
-            .recipients
+        // Trace fields of RFC 5321 §4.4: Return-Path is added at final
+        // delivery, Received by every hop.
+        let received = |r: &str| {
+            format!(
+                "Received: from {helo} ([{ip}])\r\n\tby {host} (nmail) with {with} id {queue_id}\r\n\
+                 \tfor <{r}>; {date}\r\n",
+                ip = self.peer.ip(),
+                host = self.host(),
+            )
+        };
+        // Recipients whose mailbox this message would overflow wait in the
+        // queue (their quota may free up; if not, the sender gets a DSN).
+        let mut now = Vec::new();
+        let mut later = Vec::new();
+        for (r, q) in tx.recipients.iter().zip(&tx.quotas) {
+            let over = match q {
+                Some(q) => {
+                    self.shared
+                        .store
+                        .index()
+                        .usage(&r.to_string())
+                        .await
+                        .unwrap_or(0)
+                        + size
+                        + 512
+                        > *q
+                }
+                None => false,
+            };
+            if over {
+                later.push(r.clone())
+            } else {
+                now.push(r.clone())
+            }
+        }
+        if now.is_empty() {
+            info!(
+                queue_id,
+                recipients = later.len(),
+                "over quota for every recipient; deferred to the client"
+            );
+            return Reply::new(452, "4.2.2", "Mailbox full, try again later");
+        }
+        let queued = if later.is_empty() {
+            None
+        } else {
+            let env = crate::queue::Envelope {
+                id: queue_id.to_string(),
+                created: time::OffsetDateTime::now_utc().unix_timestamp(),
+                from: from.clone(),
+                recipients: later
+                    .iter()
+                    .map(|r| crate::queue::Recipient {
+                        address: r.to_string(),
+                        remote: false,
+                        state: crate::queue::State::Pending,
+                        attempts: 1,
+                        next_attempt: 0,
+                        last_reply: "452 4.2.2 Mailbox full".into(),
+                    })
+                    .collect(),
+            };
+            let q = crate::queue::Queue::new(self.shared.store.data());
+            let head = received(&later[0].to_string());
+            if let Err(e) = q.enqueue(&env, head.as_bytes(), &body) {
+                warn!(queue_id, error = %e, "cannot queue the over-quota recipients");
+                return if nmail_sync::fsutil::is_storage_full(&e) {
+                    codes::r452_storage_full()
+                } else {
+                    codes::r451_local_error()
+                };
+            }
+            for r in &later {
+                info!(queue_id, rcpt = %r, "over quota; deferred to the queue");
+            }
+            Some(q)
+        };
+        let prefixes = now
             .iter()
             .map(|r| {
-                // Trace fields of RFC 5321 §4.4: Return-Path is added at
-                // final delivery, Received by every hop.
                 format!(
-                    "Return-Path: <{from}>\r\nDelivered-To: {r}\r\n\
-                     Received: from {helo} ([{ip}])\r\n\tby {host} (nmail) with {with} id {queue_id}\r\n\
-                     \tfor <{r}>; {date}\r\n",
-                    ip = self.peer.ip(),
-                    host = self.host(),
+                    "Return-Path: <{from}>\r\nDelivered-To: {r}\r\n{}",
+                    received(&r.to_string())
                 )
                 .into_bytes()
             })
             .collect();
-        match self
-            .shared
-            .store
-            .deliver(&tx.recipients, prefixes, body)
-            .await
+        let result = self.shared.store.deliver(&now, prefixes, body).await;
+        if result.is_err()
+            && let Some(q) = &queued
         {
+            let _ = q.remove(queue_id);
+        }
+        match result {
             Ok(files) => {
-                let rcpts: Vec<String> = tx.recipients.iter().map(|a| a.to_string()).collect();
+                let rcpts: Vec<String> = now.iter().map(|a| a.to_string()).collect();
                 info!(queue_id, size, from = %from, recipients = %rcpts.join(","),
-                      files = files.len(), "message accepted");
+                      files = files.len(), deferred = later.len(), "message accepted");
                 Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}"))
             }
             Err(e) if e.is_storage_full() => {
@@ -668,7 +770,7 @@ enum Received {
 }
 
 enum Resolved {
-    Local(Address),
+    Local(Address, Option<u64>),
     Unknown,
     Disabled,
     Remote,

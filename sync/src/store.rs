@@ -186,6 +186,17 @@ impl Store {
         self.index.put_user(user_record(&f)).await?;
         Ok(())
     }
+    /// Sets or clears an account's mailbox size limit.
+    pub async fn set_quota(&self, address: &Address, quota: Option<u64>) -> Result<(), StoreError> {
+        let mut f = self
+            .accounts
+            .user(address)?
+            .ok_or_else(|| AccountError::NoSuchUser(address.clone()))?;
+        f.quota_bytes = quota;
+        self.accounts.save_user(address, &f)?;
+        self.index.put_user(user_record(&f)).await?;
+        Ok(())
+    }
 
     /// Removes an account (see [`Accounts::remove_user`]).
     pub async fn remove_user(

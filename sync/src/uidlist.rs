@@ -177,13 +177,17 @@ fn lock(dir: &Path) -> io::Result<Lock> {
 }
 
 fn host() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// True when the lock names a process of this host that no longer runs
 /// (killed while holding it): no need to wait for the lock to age.
 fn holder_is_dead(path: &Path) -> bool {
-    let Ok(text) = fs::read_to_string(path) else { return false };
+    let Ok(text) = fs::read_to_string(path) else {
+        return false;
+    };
     let mut w = text.split_whitespace();
     match (w.next(), w.next().and_then(|p| p.parse::<u32>().ok())) {
         (Some(h), Some(pid)) if h == host() => !Path::new(&format!("/proc/{pid}")).exists(),
