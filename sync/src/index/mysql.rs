@@ -131,8 +131,10 @@ const SESSION_SETUP: &str = "SET NAMES utf8mb4 COLLATE utf8mb4_bin, \
      sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'";
 
 /// Rows per multi-row INSERT. 18 placeholders each stays far below the
-/// protocol's 65,535, and a few hundred rows amortise the round trip.
-const INSERT_ROWS: usize = 500;
+/// protocol's 65,535, and a few hundred rows amortise the round trip; on
+/// MariaDB 10.11, 200-250 rows did as well as 500 to 2,000 or better
+/// (`benches/index_load.rs`).
+const INSERT_ROWS: usize = 250;
 
 /// Rough payload per statement, kept far below MariaDB's default
 /// `max_allowed_packet` (16 MiB); header fields are at most 998 octets, so

@@ -43,14 +43,16 @@ struct MysqlDb {
 
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306";
 
-fn how_to_get_mariadb(url: &str, e: &dyn std::fmt::Display) -> String {
+fn how_to_get_mariadb(server: &str, e: &dyn std::fmt::Display) -> String {
+    // The URL may carry a password: show only what follows the `@`.
+    let shown = server.rsplit_once('@').map_or(server, |(_, host)| host);
     format!(
-        "cannot use the test MariaDB/MySQL at {url}: {e}\n\
+        "cannot use the test MariaDB/MySQL at {shown}: {e}\n\
          The MySQL conformance tests need a server; they do not skip. Either\n\
-         - install one: `sudo apt-get install mariadb-server && sudo service mariadb start`\n\
-           (root with an empty password on 127.0.0.1:3306 is what the tests expect), or\n\
-         - point NMAIL_TEST_MYSQL_URL at one: mysql://USER:PASS@HOST:PORT/DB\n\
-           (the user must be allowed to create and drop databases named DB_*)."
+         - install one (root with an empty password on 127.0.0.1:3306 is the default):\n    \
+         sudo apt-get install mariadb-server && sudo service mariadb start\n\
+         - or point NMAIL_TEST_MYSQL_URL at one: mysql://USER:PASS@HOST:PORT/DB\n    \
+         (the user must be allowed to create and drop databases named DB_*)."
     )
 }
 
