@@ -30,14 +30,34 @@ struct Args {
 async fn main() -> Result<()> {
     let a = Args::parse();
     let bin = env!("CARGO_BIN_EXE_nmail");
-    let dir = a.tmp.join(format!("nmail-watch-bench-{}", std::process::id()));
+    let dir = a
+        .tmp
+        .join(format!("nmail-watch-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let data = dir.join("data");
     std::fs::write(dir.join("pw"), "bench-pass\n")?;
-    let ok = |s: std::process::ExitStatus| if s.success() { Ok(()) } else { bail!("nmail setup failed") };
-    ok(std::process::Command::new(bin).args(["init", "--domain", "bench.test", "--password-file"]).arg(dir.join("pw")).arg("--data").arg(&data).stdout(std::process::Stdio::null()).status()?)?;
-    ok(std::process::Command::new(bin).args(["user", "add", "u@bench.test", "--password-file"]).arg(dir.join("pw")).arg("--data").arg(&data).stdout(std::process::Stdio::null()).status()?)?;
+    let ok = |s: std::process::ExitStatus| {
+        if s.success() {
+            Ok(())
+        } else {
+            bail!("nmail setup failed")
+        }
+    };
+    ok(std::process::Command::new(bin)
+        .args(["init", "--domain", "bench.test", "--password-file"])
+        .arg(dir.join("pw"))
+        .arg("--data")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .status()?)?;
+    ok(std::process::Command::new(bin)
+        .args(["user", "add", "u@bench.test", "--password-file"])
+        .arg(dir.join("pw"))
+        .arg("--data")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .status()?)?;
     let mut child = std::process::Command::new(bin)
         .arg("serve")
         .arg("--data")
@@ -57,7 +77,12 @@ async fn main() -> Result<()> {
     let index = Index::open("sqlite://index.sqlite", &data).await?;
     let md = data.join("domains/bench.test/users/u/Maildir");
     let folder = loop {
-        if let Some(f) = index.folders().await?.into_iter().find(|f| f.address == "u@bench.test") {
+        if let Some(f) = index
+            .folders()
+            .await?
+            .into_iter()
+            .find(|f| f.address == "u@bench.test")
+        {
             break f.id;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -83,7 +108,8 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     lat.sort();
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let p =
+        |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
     println!(
         "{{\"files\": {}, \"p50_ms\": {:.1}, \"p90_ms\": {:.1}, \"p99_ms\": {:.1}, \"max_ms\": {:.1}}}",
         lat.len(),
@@ -92,7 +118,9 @@ async fn main() -> Result<()> {
         p(0.99),
         p(1.0)
     );
-    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

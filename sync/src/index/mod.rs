@@ -4,8 +4,11 @@
 //!
 //! Nothing is written here that the files could not regenerate, except the
 //! locks, which only matter while a session holds them. One contract, several
-//! backends: SQLite (embedded, `DIR/index.sqlite`) is the default.
+//! backends: SQLite (embedded, `DIR/index.sqlite`) is the default; MySQL or
+//! MariaDB (`mysql://user:pass@host:port/db`) lets several servers share one
+//! index.
 
+mod mysql;
 mod sqlite;
 
 use std::path::Path;
@@ -16,6 +19,7 @@ use thiserror::Error;
 use crate::maildir::Subdir;
 use crate::message::Meta;
 
+pub use mysql::MysqlIndex;
 pub use sqlite::SqliteIndex;
 
 /// The schema version this build writes. Older indexes are upgraded at open;
@@ -28,6 +32,19 @@ pub enum IndexError {
     /// An SQLite call failed.
     #[error("sqlite index: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A MySQL or MariaDB call failed (connection, server error, a value
+    /// that does not decode).
+    #[error("mysql index: {0}")]
+    Mysql(#[from] mysql_async::Error),
+    /// Another process held the schema-migration lock for too long.
+    #[error(
+        "another nmail has been creating or upgrading the index schema for over {secs} s; \
+         try again when it is done"
+    )]
+    MigrationBusy {
+        /// How long this process waited.
+        secs: u64,
+    },
     /// The index was written by a newer nmail.
     #[error(
         "the index has schema version {found}, newer than this nmail understands ({known}); \
@@ -39,8 +56,12 @@ pub enum IndexError {
         /// The newest this build knows.
         known: i64,
     },
-    /// `index.url` is not one this build can open.
-    #[error("index url {0:?} is not supported (use sqlite://PATH)")]
+    /// `index.url` is not one this build can open (shown without its
+    /// password).
+    #[error(
+        "index url {0:?} is not supported (use sqlite://PATH or \
+         mysql://USER:PASSWORD@HOST:PORT/DATABASE)"
+    )]
     Url(String),
     /// The writer thread stopped (the process is shutting down).
     #[error("the index writer has stopped")]
@@ -133,12 +154,14 @@ pub struct Index {
 
 enum Backend {
     Sqlite(SqliteIndex),
+    Mysql(MysqlIndex),
 }
 
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.backend {
             Backend::Sqlite(s) => write!(f, "Index(sqlite {})", s.path().display()),
+            Backend::Mysql(m) => write!(f, "Index(mysql {})", m.label()),
         }
     }
 }
@@ -148,6 +171,7 @@ macro_rules! dispatch {
     ($self:ident . $m:ident ( $($a:expr),* )) => {
         match &*$self.backend {
             Backend::Sqlite(b) => b.$m($($a),*).await,
+            Backend::Mysql(b) => b.$m($($a),*).await,
         }
     };
 }
@@ -157,15 +181,18 @@ impl Index {
     /// being inside `data_root`, creating or upgrading its schema.
     ///
     /// `sqlite://index.sqlite` is `DIR/index.sqlite`; `sqlite:///abs/path`
-    /// is an absolute path.
+    /// is an absolute path. `mysql://user:pass@host:port/db` is a MySQL or
+    /// MariaDB database (which must exist; its tables are created here).
     pub async fn open(url: &str, data_root: &Path) -> Result<Index, IndexError> {
-        let Some(rest) = url.strip_prefix("sqlite://") else {
-            return Err(IndexError::Url(url.to_string()));
+        let backend = if let Some(rest) = url.strip_prefix("sqlite://") {
+            Backend::Sqlite(SqliteIndex::open(data_root.join(rest)).await?)
+        } else if url.starts_with("mysql://") {
+            Backend::Mysql(MysqlIndex::open(url).await?)
+        } else {
+            return Err(IndexError::Url(redact(url)));
         };
-        let path = data_root.join(rest);
-        let s = SqliteIndex::open(path).await?;
         Ok(Index {
-            backend: Arc::new(Backend::Sqlite(s)),
+            backend: Arc::new(backend),
         })
     }
 
@@ -295,5 +322,42 @@ impl Index {
     /// Every lock held: (name, owner, expiry in seconds since the epoch).
     pub async fn locks(&self) -> Result<Vec<(String, String, i64)>, IndexError> {
         dispatch!(self.locks())
+    }
+}
+
+/// `url` without the password of its `user:password@` part, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('/') {
+        Some((a, _)) => (a, &rest[a.len()..]),
+        None => (rest, ""),
+    };
+    match auth.rsplit_once('@') {
+        Some((cred, at)) => match cred.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{at}{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords() {
+        let cases = [
+            ("mysql://u:secret@h:3306/db", "mysql://u:***@h:3306/db"),
+            ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
+            ("mysql://h/db", "mysql://h/db"),
+            ("mysql://root@h/db", "mysql://root@h/db"),
+            ("index.sqlite", "index.sqlite"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
     }
 }

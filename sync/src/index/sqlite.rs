@@ -99,7 +99,21 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(c)
 }
 
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction. `BEGIN
+/// IMMEDIATE` takes the write lock before the version is read, so of two
+/// processes opening a fresh file at once the second waits (busy timeout)
+/// and then finds the work done, instead of creating the tables again.
 fn migrate(c: &Connection) -> Result<(), IndexError> {
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    let result = migrate_locked(c);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    match (result, c.execute_batch(end)) {
+        (Err(e), _) => Err(e),
+        (Ok(()), r) => Ok(r?),
+    }
+}
+
+fn migrate_locked(c: &Connection) -> Result<(), IndexError> {
     c.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")?;
     let found: i64 = c
         .query_row(
@@ -117,16 +131,37 @@ fn migrate(c: &Connection) -> Result<(), IndexError> {
         });
     }
     for (v, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = c.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute(
+        c.execute_batch(sql)?;
+        c.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![(v as i64 + 1).to_string()],
         )?;
-        tx.commit()?;
     }
     Ok(())
+}
+
+/// Opens the file and migrates it. Two processes opening a fresh file at
+/// once can meet SQLITE_BUSY without the busy timeout being applied (while
+/// one of them switches the file to WAL, SQLite reports a would-be deadlock
+/// at once), so a busy open is tried again for a while.
+fn open_and_migrate(path: &Path) -> Result<Connection, IndexError> {
+    let mut tries = 0;
+    loop {
+        match connect(path)
+            .map_err(IndexError::from)
+            .and_then(|c| migrate(&c).map(|()| c))
+        {
+            Err(IndexError::Sqlite(e))
+                if tries < 100
+                    && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Runs queued jobs, committing each batch once. Each job runs inside a
@@ -231,13 +266,9 @@ impl SqliteIndex {
     /// Opens (creating or upgrading) the index file at `path`.
     pub async fn open(path: PathBuf) -> Result<Self, IndexError> {
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, IndexError> {
-            let c = connect(&p)?;
-            migrate(&c)?;
-            Ok(c)
-        })
-        .await
-        .map_err(|e| IndexError::Task(e.to_string()))??;
+        let conn = tokio::task::spawn_blocking(move || open_and_migrate(&p))
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))??;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("index-writer".into())
