@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::dialogue::{self, Proto};
-use common::{Pop3, Server, smtp_send, strip_trace};
+use common::{Backend, Pop3, Server, smtp_send, strip_trace};
 
 /// The text of a case: from ../shared/cases when present (so updates are
 /// followed), else the copy in tests/cases.
@@ -304,8 +304,17 @@ fn c21_fixture() -> Vec<(String, bool)> {
 
 #[test]
 fn c21_maildir_info_flags() {
+    c21(Backend::Sqlite);
+}
+
+#[test]
+fn c21_maildir_info_flags_mysql() {
+    c21(Backend::Mysql);
+}
+
+fn c21(backend: Backend) {
     use nmail_sync::maildir::{Entry, Flags, Maildir, Subdir};
-    let s = Server::start(&[]);
+    let s = Server::start_on(backend, &[]);
     let md = s.maildir("bob@example.com");
     let fixture = c21_fixture();
     assert_eq!(fixture.len(), 17);
@@ -487,10 +496,16 @@ fn unused(_: PathBuf) {}
 
 #[test]
 fn c23_quota_exceeded() {
-    let s = Server::start(&[
-        ("NMAIL_QUEUE_RETRY_SECS", "1"),
-        ("NMAIL_QUEUE_MAX_AGE_SECS", "3"),
-    ]);
+    c23(Backend::Sqlite);
+}
+
+#[test]
+fn c23_quota_exceeded_mysql() {
+    c23(Backend::Mysql);
+}
+
+fn c23(backend: Backend) {
+    let s = Server::start_on(backend, &[("NMAIL_QUEUE_RETRY_SECS", "1"), ("NMAIL_QUEUE_MAX_AGE_SECS", "3")]);
     let (bob, carol) = ("bob@example.com", "carol@example.com");
     assert!(s.nmail(&["user", "quota", bob, "1M"]).status.success());
     // 990 KiB already used (a message put there by another program), and

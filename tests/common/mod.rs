@@ -36,14 +36,83 @@ pub fn shared() -> Option<PathBuf> {
     p.join("cases").is_dir().then_some(p)
 }
 
+/// Which index a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default, `DIR/index.sqlite`.
+    Sqlite,
+    /// A database of its own on the test MariaDB.
+    Mysql,
+}
+
+/// A database with a random name on the test MariaDB
+/// (`NMAIL_TEST_MYSQL_URL`, default `mysql://root@127.0.0.1:3306`), dropped
+/// when the value is dropped. There is no skipping: without a server the
+/// test fails and says how to get one.
+pub struct MysqlDb {
+    server: String,
+    name: String,
+}
+
+impl MysqlDb {
+    pub fn create() -> MysqlDb {
+        let base = std::env::var("NMAIL_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let rest = base.strip_prefix("mysql://").expect("NMAIL_TEST_MYSQL_URL must be mysql://...");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let db = path.split('?').next().unwrap_or("");
+        let prefix = if db.is_empty() { "nmail_test" } else { db };
+        let name = format!("{prefix}_{:08x}", rand_u32());
+        let server = format!("mysql://{authority}");
+        mysql_exec(&server, &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"));
+        MysqlDb { server, name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for MysqlDb {
+    fn drop(&mut self) {
+        mysql_exec(&self.server, &format!("DROP DATABASE IF EXISTS `{}`", self.name));
+    }
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish() as u32
+}
+
+fn mysql_exec(server: &str, sql: &str) {
+    use mysql_async::prelude::Queryable;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut c = match mysql_async::Conn::from_url(server).await {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "cannot reach the test MariaDB at {}: {e}\nThe MySQL tests do not skip. Install one \
+                 (sudo apt-get install mariadb-server && sudo service mariadb start) or set \
+                 NMAIL_TEST_MYSQL_URL=mysql://USER:PASS@HOST:PORT/DB",
+                server.rsplit('@').next().unwrap_or(server)
+            ),
+        };
+        c.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = c.disconnect().await;
+    });
+}
+
 /// A running server with its own data folder.
 pub struct Server {
-    pub dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
     pub smtp: SocketAddr,
     pub pop3: SocketAddr,
     env: Vec<(String, String)>,
     child: Option<Child>,
     log: Arc<Mutex<String>>,
+    /// The MariaDB database when the index is MySQL (dropped last).
+    pub db: Option<Arc<MysqlDb>>,
 }
 
 fn run_ok(cmd: &mut Command) -> Output {
@@ -61,49 +130,71 @@ impl Server {
     /// A data folder for example.com (host mx.example.com) with bob and
     /// carol, and a server on it. `env` holds extra NMAIL_* settings.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        Self::start_on(Backend::Sqlite, env)
+    }
+
+    /// As [`Server::start`], on the given index backend.
+    pub fn start_on(backend: Backend, env: &[(&str, &str)]) -> Server {
+        let db = (backend == Backend::Mysql).then(|| Arc::new(MysqlDb::create()));
+        let mut env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        if let Some(db) = &db {
+            env.push(("NMAIL_INDEX_URL".into(), db.url()));
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let pw = dir.path().join("pw");
         std::fs::write(&pw, "Postmaster-Pass-1\n").unwrap();
+        let cmd = || {
+            let mut c = Command::new(nmail_bin());
+            c.envs(env.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+            c
+        };
         run_ok(
-            Command::new(nmail_bin())
-                .args([
-                    "init",
-                    "--domain",
-                    "example.com",
-                    "--hostname",
-                    "mx.example.com",
-                    "--password-file",
-                ])
+            cmd()
+                .args(["init", "--domain", "example.com", "--hostname", "mx.example.com", "--password-file"])
                 .arg(&pw)
                 .arg("--data")
                 .arg(&data),
         );
         for (user, pass) in USERS {
             std::fs::write(&pw, format!("{pass}\n")).unwrap();
-            run_ok(
-                Command::new(nmail_bin())
-                    .args(["user", "add", user, "--password-file"])
-                    .arg(&pw)
-                    .arg("--data")
-                    .arg(&data),
-            );
+            run_ok(cmd().args(["user", "add", user, "--password-file"]).arg(&pw).arg("--data").arg(&data));
         }
-        Self::start_in(dir, env)
+        let refs: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let mut s = Self::start_in(dir, &refs);
+        s.db = db;
+        s
     }
 
     /// A server on an existing data folder at `dir/data`.
     pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let mut s = Server {
-            dir,
+            dir: Arc::new(dir),
             smtp: "0.0.0.0:0".parse().unwrap(),
             pop3: "0.0.0.0:0".parse().unwrap(),
             env: env
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+                .collect(),            child: None,
+            log: Arc::new(Mutex::new(String::new())),
+            db: None,
+        };
+        s.spawn();
+        s
+    }
+
+    /// A second server process on the same data folder and index, with
+    /// its own ports: two front ends sharing one MariaDB index and one
+    /// (shared-storage) data folder.
+    pub fn another(&self) -> Server {
+        let mut s = Server {
+            dir: self.dir.clone(),
+            smtp: "0.0.0.0:0".parse().unwrap(),
+            pop3: "0.0.0.0:0".parse().unwrap(),
+            env: self.env.clone(),
             child: None,
             log: Arc::new(Mutex::new(String::new())),
+            db: self.db.clone(),
         };
         s.spawn();
         s
@@ -205,9 +296,14 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
-    /// Runs `nmail ARGS --data DIR`.
-    pub fn nmail(&self, args: &[&str]) -> Output {
-        Command::new(nmail_bin())
+    /// The settings this server was started with (NMAIL_* variables).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    fn command(&self, bin: &str, args: &[&str]) -> Output {
+        Command::new(bin)
+            .envs(self.env.iter().map(|(a, b)| (a.as_str(), b.as_str())))
             .args(args)
             .arg("--data")
             .arg(self.data())
@@ -215,14 +311,14 @@ impl Server {
             .unwrap()
     }
 
-    /// Runs `nmail-resync ARGS --data DIR`.
+    /// Runs `nmail ARGS --data DIR` with the server's settings.
+    pub fn nmail(&self, args: &[&str]) -> Output {
+        self.command(nmail_bin(), args)
+    }
+
+    /// Runs `nmail-resync ARGS --data DIR` with the server's settings.
     pub fn resync(&self, args: &[&str]) -> Output {
-        Command::new(resync_bin())
-            .args(args)
-            .arg("--data")
-            .arg(self.data())
-            .output()
-            .unwrap()
+        self.command(resync_bin(), args)
     }
 
     pub fn maildir(&self, user: &str) -> PathBuf {
