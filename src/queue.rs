@@ -190,7 +190,28 @@ pub async fn run(shared: Arc<Shared>) {
 /// One pass over the queue.
 pub async fn pass(shared: &Shared) -> io::Result<()> {
     let queue = Queue::new(shared.store.data());
-    for mut env in queue.entries()? {
+    for env in queue.entries()? {
+        // Servers sharing the data folder take turns on an entry, so that
+        // no recipient gets a message twice.
+        let lock = format!("queue:{}", env.id);
+        let owner = shared.instance.clone();
+        match shared.store.index().try_lock(&lock, &owner, 600).await {
+            Ok(true) => {}
+            _ => continue,
+        }
+        let result = pass_entry(shared, &queue, env).await;
+        let _ = shared.store.index().unlock(&lock, &owner).await;
+        result?;
+    }
+    Ok(())
+}
+
+async fn pass_entry(shared: &Shared, queue: &Queue, mut env: Envelope) -> io::Result<()> {
+    // Another server may have finished it since the listing.
+    if !queue.message_path(&env.id).exists() {
+        return Ok(());
+    }
+    {
         let mut changed = false;
         for i in 0..env.recipients.len() {
             let r = env.recipients[i].clone();
@@ -202,7 +223,7 @@ pub async fn pass(shared: &Shared) -> io::Result<()> {
                 continue;
             }
             changed = true;
-            let outcome = try_local(shared, &queue, &env, &r.address).await;
+            let outcome = try_local(shared, queue, &env, &r.address).await;
             let rc = &mut env.recipients[i];
             rc.attempts += 1;
             match outcome {
@@ -233,7 +254,7 @@ pub async fn pass(shared: &Shared) -> io::Result<()> {
                 .collect();
             if !failed.is_empty() && !env.from.is_empty() {
                 let original = fs::read(queue.message_path(&env.id)).unwrap_or_default();
-                crate::dsn::enqueue(shared, &queue, &env, &failed, &original).await?;
+                crate::dsn::enqueue(shared, queue, &env, &failed, &original).await?;
             }
             queue.remove(&env.id)?;
         } else if changed {

@@ -86,15 +86,27 @@ pub async fn open_store(data: &DataDir, config: &Config) -> Result<Store> {
     ))
 }
 
-/// Removes what an interrupted run left in the spool: by definition no
-/// message there was ever acknowledged.
-fn clean_spool(data: &DataDir) -> Result<()> {
+/// Removes what interrupted runs left in the spool (no message there was
+/// ever acknowledged): files of this host's processes that no longer run,
+/// and anything a day old. Spool files are named `HOST.PID.QUEUEID`, so the
+/// files of another server sharing the data folder are left alone.
+fn clean_spool(data: &DataDir, hostname: &str) -> Result<()> {
     let dir = data.spool_tmp();
     nmail_sync::fsutil::create_dir_all_durable(&dir)?;
     for e in std::fs::read_dir(&dir)? {
-        let p = e?.path();
-        if p.is_file() {
-            let _ = std::fs::remove_file(&p);
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours_dead = name
+            .strip_prefix(&format!("{hostname}."))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(24 * 3600));
+        if e.path().is_file() && (ours_dead || old) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
     Ok(())
@@ -102,7 +114,7 @@ fn clean_spool(data: &DataDir) -> Result<()> {
 
 /// Runs the server until it is told to stop.
 pub async fn serve(data: DataDir, config: Config) -> Result<()> {
-    clean_spool(&data).context("cleaning the spool")?;
+    clean_spool(&data, &config.server.hostname).context("cleaning the spool")?;
     crate::queue::recover(&data);
     let store = open_store(&data, &config).await?;
 

@@ -505,7 +505,13 @@ fn c23_quota_exceeded_mysql() {
 }
 
 fn c23(backend: Backend) {
-    let s = Server::start_on(backend, &[("NMAIL_QUEUE_RETRY_SECS", "1"), ("NMAIL_QUEUE_MAX_AGE_SECS", "3")]);
+    let s = Server::start_on(
+        backend,
+        &[
+            ("NMAIL_QUEUE_RETRY_SECS", "1"),
+            ("NMAIL_QUEUE_MAX_AGE_SECS", "3"),
+        ],
+    );
     let (bob, carol) = ("bob@example.com", "carol@example.com");
     assert!(s.nmail(&["user", "quota", bob, "1M"]).status.success());
     // 990 KiB already used (a message put there by another program), and

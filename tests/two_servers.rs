@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{smtp_send, Backend, Pop3, Server};
+use common::{Backend, Pop3, Server, smtp_send};
 
 const BOB: &str = "bob@example.com";
 const PW: &str = "Correct-Horse-7";
@@ -45,22 +45,53 @@ fn two_servers_share_one_index_and_one_data_folder() {
     // ...is what A lists afterwards, with the same UIDLs.
     let mut p = Pop3::login_when_free(a.pop3, BOB, PW);
     let uidl_a = p.uidl();
-    assert_eq!(uidl_a.iter().map(|x| &x.1).collect::<Vec<_>>(), uidl_b[1..].iter().map(|x| &x.1).collect::<Vec<_>>());
+    assert_eq!(
+        uidl_a.iter().map(|x| &x.1).collect::<Vec<_>>(),
+        uidl_b[1..].iter().map(|x| &x.1).collect::<Vec<_>>()
+    );
     p.quit();
 
     // A file dropped by hand: both watchers see it; they write the same
     // row, and nothing is duplicated.
     let md = a.maildir(BOB);
-    std::fs::write(md.join("tmp/1717290000.M1P1Q1.hand"), "Subject: by hand\r\n\r\nx\r\n").unwrap();
-    std::fs::rename(md.join("tmp/1717290000.M1P1Q1.hand"), md.join("new/1717290000.M1P1Q1.hand")).unwrap();
+    std::fs::write(
+        md.join("tmp/1717290000.M1P1Q1.hand"),
+        "Subject: by hand\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    std::fs::rename(
+        md.join("tmp/1717290000.M1P1Q1.hand"),
+        md.join("new/1717290000.M1P1Q1.hand"),
+    )
+    .unwrap();
     // Deliveries to both at once.
     let ta = std::thread::spawn({
         let addr = a.smtp;
-        move || (0..10).all(|i| smtp_send(addr, "x@example.org", &[BOB], format!("Subject: A{i}\r\n\r\nx\r\n").as_bytes()).starts_with("250"))
+        move || {
+            (0..10).all(|i| {
+                smtp_send(
+                    addr,
+                    "x@example.org",
+                    &[BOB],
+                    format!("Subject: A{i}\r\n\r\nx\r\n").as_bytes(),
+                )
+                .starts_with("250")
+            })
+        }
     });
     let tb = std::thread::spawn({
         let addr = b.smtp;
-        move || (0..10).all(|i| smtp_send(addr, "x@example.org", &[BOB], format!("Subject: B{i}\r\n\r\nx\r\n").as_bytes()).starts_with("250"))
+        move || {
+            (0..10).all(|i| {
+                smtp_send(
+                    addr,
+                    "x@example.org",
+                    &[BOB],
+                    format!("Subject: B{i}\r\n\r\nx\r\n").as_bytes(),
+                )
+                .starts_with("250")
+            })
+        }
     });
     assert!(ta.join().unwrap() && tb.join().unwrap());
     wait_until("both servers list all 25 messages", || {
@@ -74,7 +105,11 @@ fn two_servers_share_one_index_and_one_data_folder() {
     assert_eq!(ua, ub);
     // The shared index agrees with the files.
     let check = a.resync(&["--check"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     for s in [&a, &b] {
         assert!(!s.log().contains(" ERROR "), "{}", s.log());
     }

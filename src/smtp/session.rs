@@ -627,7 +627,10 @@ impl Session {
         queue_id: &str,
     ) -> std::io::Result<()> {
         if spool.is_none() {
-            let path = self.shared.store.data().spool_tmp().join(queue_id);
+            // Named after this server and process, so that another server
+            // sharing the data folder never takes it for debris.
+            let name = format!("{}.{}.{queue_id}", self.host(), std::process::id());
+            let path = self.shared.store.data().spool_tmp().join(name);
             let f = tokio::fs::File::create(&path).await?;
             *spool = Some((path, f));
         }

@@ -56,14 +56,20 @@ pub struct MysqlDb {
 
 impl MysqlDb {
     pub fn create() -> MysqlDb {
-        let base = std::env::var("NMAIL_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-        let rest = base.strip_prefix("mysql://").expect("NMAIL_TEST_MYSQL_URL must be mysql://...");
+        let base = std::env::var("NMAIL_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let rest = base
+            .strip_prefix("mysql://")
+            .expect("NMAIL_TEST_MYSQL_URL must be mysql://...");
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let db = path.split('?').next().unwrap_or("");
         let prefix = if db.is_empty() { "nmail_test" } else { db };
         let name = format!("{prefix}_{:08x}", rand_u32());
         let server = format!("mysql://{authority}");
-        mysql_exec(&server, &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"));
+        mysql_exec(
+            &server,
+            &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"),
+        );
         MysqlDb { server, name }
     }
 
@@ -74,20 +80,31 @@ impl MysqlDb {
 
 impl Drop for MysqlDb {
     fn drop(&mut self) {
-        mysql_exec(&self.server, &format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        mysql_exec(
+            &self.server,
+            &format!("DROP DATABASE IF EXISTS `{}`", self.name),
+        );
     }
 }
 
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.finish() as u32
 }
 
 fn mysql_exec(server: &str, sql: &str) {
     use mysql_async::prelude::Queryable;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut c = match mysql_async::Conn::from_url(server).await {
             Ok(c) => c,
@@ -136,7 +153,10 @@ impl Server {
     /// As [`Server::start`], on the given index backend.
     pub fn start_on(backend: Backend, env: &[(&str, &str)]) -> Server {
         let db = (backend == Backend::Mysql).then(|| Arc::new(MysqlDb::create()));
-        let mut env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         if let Some(db) = &db {
             env.push(("NMAIL_INDEX_URL".into(), db.url()));
         }
@@ -151,14 +171,27 @@ impl Server {
         };
         run_ok(
             cmd()
-                .args(["init", "--domain", "example.com", "--hostname", "mx.example.com", "--password-file"])
+                .args([
+                    "init",
+                    "--domain",
+                    "example.com",
+                    "--hostname",
+                    "mx.example.com",
+                    "--password-file",
+                ])
                 .arg(&pw)
                 .arg("--data")
                 .arg(&data),
         );
         for (user, pass) in USERS {
             std::fs::write(&pw, format!("{pass}\n")).unwrap();
-            run_ok(cmd().args(["user", "add", user, "--password-file"]).arg(&pw).arg("--data").arg(&data));
+            run_ok(
+                cmd()
+                    .args(["user", "add", user, "--password-file"])
+                    .arg(&pw)
+                    .arg("--data")
+                    .arg(&data),
+            );
         }
         let refs: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         let mut s = Self::start_in(dir, &refs);
@@ -175,7 +208,8 @@ impl Server {
             env: env
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),            child: None,
+                .collect(),
+            child: None,
             log: Arc::new(Mutex::new(String::new())),
             db: None,
         };
