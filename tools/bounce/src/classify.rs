@@ -3,23 +3,25 @@
 //! The order, and why:
 //! 1. Success (`Action: delivered`, class 2) is never a failure.
 //! 2. A few enhanced codes are precise enough that no wording changes them
-//!    ([`rules::STRONG_STATUS`]).
-//! 3. The diagnostic's wording ([`rules::TEXT_RULES`]): servers often send
+//!    ([`rules::STRONG_STATUS`]); a `x-unix` diagnostic is a local program.
+//! 3. A refusal at the greeting or EHLO is about the sending host.
+//! 4. The diagnostic's wording ([`rules::TEXT_RULES`]): servers often send
 //!    a generic code (`5.0.0`, `5.7.1`, `5.2.1`) with a precise phrase.
-//! 4. A delayed recipient with no telling text is waiting out its retry
+//!    The SMTP command then refines it (see [`refine`]).
+//! 5. Services with one refusal only ([`rules::DOMAIN_RULES`]).
+//! 6. A delayed recipient with no telling text is waiting out its retry
 //!    period (RFC 3464 §2.3.3 `delayed`).
-//! 5. The meaning of the enhanced code (RFC 3463 via
+//! 7. The meaning of the enhanced code (RFC 3463 via
 //!    [`rules::WEAK_STATUS`]).
-//! 6. The SMTP command that failed: a refusal at MAIL FROM is about the
-//!    sender, one at the greeting is about the sending host.
-//! 7. The wording of the whole notice and its subject, for MTAs that keep
+//! 8. The SMTP command alone: a refusal at MAIL FROM is about the sender.
+//! 9. The wording of the whole notice and its subject, for MTAs that keep
 //!    the reason away from the address.
 
 use crate::Reason;
 use crate::codes::StatusCode;
 use crate::parse::{Action, Command, Raw};
 use crate::pattern::{fold, matches};
-use crate::rules::{Code, STRONG_STATUS, TEXT_RULES, WEAK_STATUS};
+use crate::rules::{Code, DOMAIN_RULES, STRONG_STATUS, TEXT_RULES, WEAK_STATUS};
 
 fn code_matches(c: &Code, s: StatusCode) -> bool {
     c.0.is_none_or(|k| k == s.class) && c.1 == s.subject && c.2 == s.detail
@@ -41,16 +43,64 @@ pub fn by_text(folded: &str) -> Option<Reason> {
         .map(|rule| rule.reason)
 }
 
-/// A refusal of a recipient that comes only after the message data was
-/// sent is a content filter at work, not a missing mailbox: the address
-/// had been accepted at RCPT TO. An explicit X.1.1 code still wins.
-fn after_data(reason: Reason, r: &Raw) -> Reason {
-    let explicit = r.status.is_some_and(|s| s.subject == 1 && s.detail == 1);
-    if reason == Reason::UserUnknown && r.command == Some(Command::Data) && !explicit {
-        Reason::Filtered
-    } else {
-        reason
+/// Folds a diagnostic for matching and drops the reply and status codes,
+/// which multi-line replies repeat mid-sentence (`550-5.7.1 ... 550 5.7.1`,
+/// RFC 5321 §4.2.1) and which would break phrases apart.
+pub fn match_text(diag: &str) -> String {
+    let f = fold(diag);
+    let mut out = String::with_capacity(f.len());
+    for w in f.split(' ') {
+        let t = w.trim_end_matches([',', ':', ';']);
+        let is_reply = t.len() >= 3
+            && t.as_bytes()[..3].iter().all(u8::is_ascii_digit)
+            && (t.len() == 3 || t.as_bytes()[3] == b'-' && (t.len() == 4 || StatusCode::parse(&t[4..]).is_some()));
+        if is_reply || StatusCode::parse(t.trim_start_matches('#')).is_some() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
     }
+    out
+}
+
+/// RFC 3463 X.1.1, X.1.3 and X.1.10: the server itself says the mailbox
+/// address is bad, whatever command drew the refusal.
+fn explicit_bad_mailbox(s: Option<StatusCode>) -> bool {
+    s.is_some_and(|s| s.subject == 1 && matches!(s.detail, 1 | 3 | 10))
+}
+
+/// Adjusts a text-derived reason by the SMTP command that failed.
+///
+/// A "no such user" answered to MAIL FROM is about the sender. One that
+/// came after the message data, or from a server whose command we cannot
+/// see, is taken as a content filter (the recipient had been accepted at
+/// RCPT TO); only a refusal at RCPT TO, or an explicit X.1.1-type code,
+/// proves the mailbox is missing. A temporary "host not found" is a DNS
+/// failure, not proof that the domain is gone.
+fn refine(reason: Reason, r: &Raw) -> Reason {
+    use Reason::*;
+    let class = r.status.map(|s| s.class).or(r.reply.map(|c| c.class()));
+    match (reason, r.command) {
+        (UserUnknown | HostUnknown | Filtered | Suspend, Some(Command::Mail)) => Rejected,
+        (UserUnknown, Some(Command::Rcpt)) => UserUnknown,
+        (UserUnknown, _) if explicit_bad_mailbox(r.status) => UserUnknown,
+        (UserUnknown, Some(Command::Data)) => Filtered,
+        // A remote SMTP refusal that carried no status code and no
+        // command: the shape content filters answer in.
+        (UserUnknown, None) if r.status.is_none() && r.reply.is_some() => Filtered,
+        (HostUnknown, _) if class == Some(4) => NetworkError,
+        (r, _) => r,
+    }
+}
+
+fn by_domain(addr: &str) -> Option<Reason> {
+    let dom = addr.rsplit('@').next()?.to_ascii_lowercase();
+    DOMAIN_RULES
+        .iter()
+        .find(|(d, _)| dom == *d || dom.ends_with(&format!(".{d}")))
+        .map(|(_, r)| *r)
 }
 
 /// The reason for one failed (or delayed, or delivered) recipient.
@@ -64,27 +114,35 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     if let Some(reason) = by_status(STRONG_STATUS, r.status) {
         return reason;
     }
-    let diag = fold(&r.diagnostic);
-    if let Some(reason) = by_text(&diag) {
-        return after_data(reason, r);
+    if r.reply.is_none() {
+        if let Some(reason) = by_domain(&r.address) {
+            return reason;
+        }
+    }
+    let text = by_text(&match_text(&r.diagnostic));
+    if r.command == Some(Command::Connect)
+        && !matches!(text, Some(Reason::TooManyConn | Reason::Speeding | Reason::RequirePtr))
+    {
+        return Reason::Blocked;
+    }
+    if let Some(reason) = text {
+        return refine(reason, r);
+    }
+    if r.diag_type.as_deref() == Some("x-unix") {
+        return Reason::MailerError;
     }
     if r.action == Some(Action::Delayed) {
         return Reason::Expired;
     }
     if let Some(reason) = by_status(WEAK_STATUS, r.status) {
-        return reason;
+        return refine(reason, r);
     }
-    match r.command {
-        Some(Command::Mail) => return Reason::Rejected,
-        Some(Command::Connect) => return Reason::Blocked,
-        _ => {}
+    if r.command == Some(Command::Mail) {
+        return Reason::Rejected;
     }
-    if r.diag_type.as_deref() == Some("x-unix") {
-        return Reason::MailerError;
-    }
-    let ctx = fold(&r.context);
-    if let Some(reason) = by_text(&ctx).or_else(|| by_text(&fold(subject))) {
-        return after_data(reason, r);
+    let ctx = by_text(&match_text(&r.context)).or_else(|| by_text(&fold(subject)));
+    if let Some(reason) = ctx {
+        return refine(reason, r);
     }
     Reason::Undefined
 }
@@ -111,8 +169,11 @@ mod tests {
         let f = Some(Action::Failed);
         let cases: &[(&str, &str, Option<Action>, Reason)] = &[
             ("5.1.1", "550 5.1.1 <a@example.net>... User Unknown", f, UserUnknown),
-            ("5.0.0", "550 5.1.1 user unknown", f, UserUnknown),
-            ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown", f, UserUnknown),
+            ("", "550 user unknown", f, Filtered),
+            ("5.0.0", "550 : User unknown", f, Filtered),
+            ("5.0.0", "550 <a@example.net>: User unknown", f, UserUnknown),
+            ("5.1.1", "550 5.1.1 user unknown", f, UserUnknown),
+            ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown (in reply to RCPT TO command)", f, UserUnknown),
             ("5.2.1", "The email account that you tried to reach is disabled", f, Suspend),
             ("5.2.2", "552 5.2.2 Mailbox full, quota exceeded", f, MailboxFull),
             ("5.2.3", "552 5.2.3 Message size exceeds fixed maximum", f, ExceedLimit),
@@ -120,10 +181,14 @@ mod tests {
             ("4.4.1", "connect to x[192.0.2.1]:25: No route to host", Some(Action::Delayed), NetworkError),
             ("5.7.1", "554 5.7.1 Client host [192.0.2.25] blocked using a DNS blocklist", f, Blocked),
             ("5.0.0", "550 : User unknown (in reply to end of DATA command)", f, Filtered),
+            ("5.1.0", "after MAIL FROM: 553 5.1.0 sender.example does not exist", f, Rejected),
+            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, Blocked),
             ("2.0.0", "250 OK", Some(Action::Delivered), Delivered),
             ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted", f, AuthFailure),
+            ("5.0.0", "550-5.7.1 Messages with multiple 550-5.7.1 addresses in From: header", f, NotCompliantRfc),
             ("5.0.0", "550 사서함 용량이 초과되었습니다", f, MailboxFull),
-            ("5.0.0", "550 존재하지 않는 사용자입니다", f, UserUnknown),
+            ("5.1.1", "550 5.1.1 존재하지 않는 사용자입니다", f, UserUnknown),
+            ("4.0.0", "DNS Error: Domain name not found", f, NetworkError),
             ("", "", f, Undefined),
         ];
         for (st, diag, action, want) in cases {
@@ -133,5 +198,11 @@ mod tests {
         let mut r = raw("", "", f);
         r.reply = Some(ReplyCode(250));
         assert_eq!(classify(&r, ""), Delivered);
+    }
+
+    #[test]
+    fn match_text_drops_codes() {
+        assert_eq!(match_text("550-5.7.1 a b 550 5.7.1 c (#5.4.4)"), "a b c (#5.4.4)");
+        assert_eq!(match_text("rfc 5322 says"), "rfc 5322 says");
     }
 }

@@ -82,7 +82,7 @@ pub struct FoundCodes {
 }
 
 fn is_tok_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'/' || b == b'@'
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'/' || b == b'@' || b == b'='
 }
 
 /// Byte ranges of `d.d{1,3}.d{1,3}` tokens with a valid class.
@@ -164,7 +164,7 @@ pub fn find_codes(text: &str) -> FoundCodes {
         }
         // "550 5.1.1" or "550-5.1.1": the enhanced code follows at once.
         let rest = &t[pos + 3..];
-        let skip = rest.iter().take(2).take_while(|b| matches!(b, b' ' | b'-')).count();
+        let skip = rest.iter().take(3).take_while(|b| matches!(b, b' ' | b'-' | b'\'' | b'"')).count();
         if skip > 0 {
             if let Some((0, _, c)) = status_tokens(&rest[skip..]).next() {
                 if c.class == rc.class() && paired.is_none_or(|p| p.is_generic() && !c.is_generic()) {

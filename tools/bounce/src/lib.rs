@@ -25,6 +25,7 @@ pub mod pattern;
 mod reason;
 pub mod rules;
 mod scan;
+mod ses;
 
 pub use cli::{analyze_files_cli, render_json, render_plain};
 pub use codes::{ReplyCode, StatusCode};

@@ -142,14 +142,20 @@ impl Top<'_> {
 
     /// True when the headers say "this was written by a mail system".
     pub fn looks_like_daemon(&self) -> bool {
+        let rp = self.header("Return-Path").unwrap_or("x");
+        rp == "<>" || self.daemon_from()
+    }
+
+    /// True when the From field names a mail system rather than a person.
+    pub fn daemon_from(&self) -> bool {
         let from = self.from.as_deref().unwrap_or("").to_ascii_lowercase();
         let local = from.split('@').next().unwrap_or("");
         let name = self.from_name.to_ascii_lowercase();
-        let rp = self.header("Return-Path").unwrap_or("x");
-        rp == "<>"
+        self.header("From").is_some_and(|f| f.trim() == "<>")
             || matches!(
                 local,
                 "mailer-daemon" | "postmaster" | "mail-daemon" | "maildaemon" | "mailerdaemon"
+                    | "post_master" | "mail.daemon"
             )
             || local.starts_with("mailer-daemon")
             || local.starts_with("postmaster")
@@ -291,6 +297,20 @@ pub fn parse(raw: &[u8]) -> Parsed {
     }
 
     let notice: String = sorted.notice.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join("\n");
+    if crate::ses::read(&notice, &mut out) {
+        return out;
+    }
+    // Apple Mail's one-click unsubscribe is an opt-out complaint sent as a
+    // plain auto-reply.
+    if top.header("X-Apple-Unsubscribe").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        out.shape = Some(Shape::Feedback);
+        out.records.push(Raw {
+            address: top.from.clone().unwrap_or_default(),
+            feedback_type: Some("opt-out".to_string()),
+            ..Raw::default()
+        });
+        return out;
+    }
     for d in &sorted.dsn {
         read_dsn(d, &mut out.records);
     }
@@ -485,7 +505,9 @@ pub fn apply_codes(r: &mut Raw, f: FoundCodes) {
     }
     match (r.status, f.status) {
         (None, s) => r.status = s,
-        (Some(have), Some(s)) if have.is_generic() && !s.is_generic() && have.class == s.class => {
+        // A report status with detail 0 (X.Y.0: "other or undefined")
+        // yields to a precise code of the same class in the diagnostic.
+        (Some(have), Some(s)) if have.detail == 0 && s.detail != 0 && have.class == s.class => {
             r.status = Some(s)
         }
         _ => {}

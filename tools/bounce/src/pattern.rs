@@ -35,8 +35,13 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// True when `pat` matches somewhere in the folded text `hay`.
+/// True when `pat` matches somewhere in the folded text `hay`. A leading
+/// `^` anchors the pattern at the start of the text.
 pub fn matches(hay: &str, pat: &str) -> bool {
+    if let Some(p) = pat.strip_prefix('^') {
+        let first = p.split('*').next().unwrap_or("").trim_start();
+        return hay.starts_with(first) && matches(&hay[first.len()..], &p[first.len().min(p.len())..]);
+    }
     let mut rest = hay;
     for piece in pat.split('*') {
         let piece = piece.trim();
@@ -82,6 +87,9 @@ mod tests {
             ("mailbox is full", "mailbox*full", true),
             ("anything", "", true),
             ("사서함 용량이 초과", "용량 * 초과", true),
+            (": user unknown", "^: user unknown", true),
+            ("<a@b>: user unknown", "^: user unknown", false),
+            ("abc def", "^abc * def", true),
         ];
         for (h, p, want) in cases {
             assert_eq!(matches(h, p), want, "{h} ~ {p}");

@@ -49,6 +49,17 @@ pub static STRONG_STATUS: &[(Code, Reason)] = &[
     ((None, 7, 13), Suspend),
     // Microsoft 365: 5.7.509 sending domain fails DMARC with p=reject.
     ((Some(5), 7, 509), AuthFailure),
+    // RFC 3463 §3.2: X.1.7 bad sender mailbox syntax, X.1.8 bad sender
+    // system address: the refusal is about the sender.
+    ((None, 1, 7), Rejected),
+    ((None, 1, 8), Rejected),
+];
+
+/// Recipient domains whose services refuse for one reason only.
+pub static DOMAIN_RULES: &[(&str, Reason)] = &[
+    // Google Groups answers every refused post with the same notice, in the
+    // poster's language: the group is missing or does not let them post.
+    ("googlegroups.com", Rejected),
 ];
 
 /// What an enhanced code means when the text names nothing better.
@@ -130,6 +141,22 @@ pub static WEAK_STATUS: &[(Code, Reason)] = &[
 
 /// Diagnostic wording per reason, in the order tried.
 pub static TEXT_RULES: &[TextRule] = &[
+    // KDDI (au, ezweb) refuses mail stopped by the recipient's own filter
+    // settings with a bare ": User unknown", no address: a filter, not a
+    // missing mailbox (which it answers with the address).
+    TextRule {
+        reason: Filtered,
+        patterns: &[
+            "^: user unknown", "-> : user unknown",
+        ],
+    },
+    // Relay refusals that ask for SMTP AUTH are about authentication.
+    TextRule {
+        reason: SecurityError,
+        patterns: &[
+             "authentication is required for relay",
+        ],
+    },
     TextRule {
         reason: MailboxFull,
         patterns: &[
@@ -158,6 +185,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "message exceeds the size", "too large for", "size limit exceeded", "message file too big",
             "message is larger than", "exceeds size limit", "maximum allowed size",
             "메일 크기", "메일의 크기", "허용 크기를 초과", "첨부 파일 용량", "메일 용량이 너무",
+            "line limit exceeded",
         ],
     },
     TextRule {
@@ -203,7 +231,19 @@ pub static TEXT_RULES: &[TextRule] = &[
             "not permitted to relay", "relay prohibited", "cannot relay", "mail relay not",
             "relaying is prohibited", "does not relay", "rcpt-to validation failed",
             "not a gateway", "this system is not configured to relay", "relay attempt",
-            "relay는 허용되지", "릴레이",
+            "relay는 허용되지", "릴레이", "identities failed the check",
+        ],
+    },
+    TextRule {
+        reason: RequirePtr,
+        patterns: &[
+            "ptr record", "reverse dns", "reverse lookup", "reverse-dns", "rdns",
+            "ip name lookup failed", "no ptr", "bad dns ptr", "cannot find your hostname",
+            "can't find your hostname", "cannot resolve your hostname", "client host name",
+            "hostname does not resolve", "no reverse", "reverse hostname",
+            "fcrdns", "your hostname", "dns ptr", "reverse name", "host name lookup failed",
+            "lookup of your ip", "not resolve to your address", "역방향",
+            "unverifyable sending ip", "unverifiable sending ip", "mismatches client ip", "without a valid sender domain. fix reverse",
         ],
     },
     TextRule {
@@ -234,35 +274,34 @@ pub static TEXT_RULES: &[TextRule] = &[
             "존재하지 않는 아이디", "받는 사람이 존재하지", "수신자가 존재하지", "없는 사용자",
             "없는 메일 주소", "없는 주소", "없는 아이디", "사용자를 찾을 수 없", "계정이 존재하지",
             "주소를 찾을 수 없", "수신자를 찾을 수 없", "등록되지 않은",
+            "recipient address rejected: access denied",
         ],
     },
     TextRule {
-        reason: Rejected,
+        reason: NotCompliantRfc,
         patterns: &[
-            "sender rejected", "sender address rejected", "sender denied", "sender refused",
-            "sender is not allowed", "sender not allowed", "domain of sender address",
-            "sender domain", "sender verify failed", "sender verification", "invalid sender",
-            "unknown sender", "bad sender", "sender blocked", "sender blacklisted",
-            "address that has been blacklisted", "your address has been blacklisted",
-            "mail from * rejected", "envelope sender", "return path", "return-path",
-            "not a member of this", "permission to post", "you are not allowed to post",
-            "not allowed to post", "can't determine purported responsible address",
-            "purported responsible address", "sender address has been blocked",
-            "from address", "sender is blocked", "message rejected due to sender",
-            "발신자 주소", "보낸 사람 주소가", "발송자 주소",
+            "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "rfc822 compliant",
+            "not rfc", "multiple addresses in from", "multiple subject", "multiple from",
+            "duplicate header", "malformed header", "bare lf", "bare linefeed", "invalid header",
+            "header is invalid", "missing required header", "not compliant",
         ],
     },
     TextRule {
-        reason: HostUnknown,
+        reason: BadReputation,
         patterns: &[
-            "host unknown", "unknown host", "host not found", "domain not found",
-            "domain does not exist", "no such domain", "unrouteable mail domain",
-            "name service error", "host or domain name not found", "invalid domain",
-            "domain couldn't be found", "domain name not found", "unknown domain",
-            "domain is not valid", "no mail server for", "bad destination system",
-            "domain not exist", "could not resolve", "dns lookup failure", "name or service not known",
-            "unresolvable", "email routing issue", "no route for", "domain unknown",
-            "도메인을 찾을 수 없", "존재하지 않는 도메인", "호스트를 찾을 수 없", "도메인이 존재하지",
+            "reputation", "poor reputation", "sender score", "ip reputation",
+            "our system has detected that this message is suspicious",
+            "unusual rate of unsolicited", "temporarily deferred due to unexpected volume",
+            "likely unsolicited mail", "senderscore",
+        ],
+    },
+    TextRule {
+        reason: Filtered,
+        patterns: &[
+            "message filtered", "rejected by the recipient's filter", "message rejected due to user rules",
+            "refused due to recipient preferences", "is not accepting any mail", "you have been blocked by the recipient",
+            "recipient is only accepting mail from", "user reject", "restricted sms", "notauthorized",
+            "수신 거부", "수신거부", "수신을 거부"
         ],
     },
     TextRule {
@@ -284,35 +323,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "mail rejected. ofr", "rejected as spam", "spamhaus dbl", "uribl", "surbl",
             "message has been blocked", "spam-like", "high probability of being spam",
             "스팸으로", "스팸 메일", "스팸메일", "스팸 필터",
-        ],
-    },
-    TextRule {
-        reason: TooManyConn,
-        patterns: &[
-            "too many connections", "too many simultaneous", "too many concurrent",
-            "connection limit", "too many sessions", "too many recipients",
-            "too many smtp sessions", "max connections", "maximum number of connections",
-            "동시 접속",
-        ],
-    },
-    TextRule {
-        reason: Speeding,
-        patterns: &[
-            "receiving mail at a rate", "rate limit", "rate-limit", "ratelimit",
-            "sending rate", "too many messages", "too fast", "throttl", "slow down",
-            "exceeded the rate", "too much mail", "mail flood", "message rate",
-            "발송량", "발송 한도", "전송 한도",
-        ],
-    },
-    TextRule {
-        reason: RequirePtr,
-        patterns: &[
-            "ptr record", "reverse dns", "reverse lookup", "reverse-dns", "rdns",
-            "ip name lookup failed", "no ptr", "bad dns ptr", "cannot find your hostname",
-            "can't find your hostname", "cannot resolve your hostname", "client host name",
-            "hostname does not resolve", "no reverse", "reverse hostname",
-            "fcrdns", "your hostname", "dns ptr", "reverse name", "host name lookup failed",
-            "lookup of your ip", "not resolve to your address", "역방향",
+            "spam classification",
         ],
     },
     TextRule {
@@ -326,12 +337,53 @@ pub static TEXT_RULES: &[TextRule] = &[
         ],
     },
     TextRule {
-        reason: BadReputation,
+        reason: Rejected,
         patterns: &[
-            "reputation", "poor reputation", "sender score", "ip reputation",
-            "our system has detected that this message is suspicious",
-            "unusual rate of unsolicited", "temporarily deferred due to unexpected volume",
-            "likely unsolicited mail", "senderscore",
+            "sender rejected", "sender address rejected", "sender denied", "sender refused",
+            "sender is not allowed", "sender not allowed", "domain of sender address",
+            "sender domain", "sender verify failed", "sender verification", "invalid sender",
+            "unknown sender", "bad sender", "sender blocked", "sender blacklisted",
+            "address that has been blacklisted", "your address has been blacklisted",
+            "mail from * rejected", "envelope sender", "return path", "return-path",
+            "not a member of this", "permission to post", "you are not allowed to post",
+            "not allowed to post", "can't determine purported responsible address",
+            "purported responsible address", "sender address has been blocked",
+            "from address", "sender is blocked", "message rejected due to sender",
+            "발신자 주소", "보낸 사람 주소가", "발송자 주소",
+            "provide a valid from", "domain of sender", "sender address does not exist",
+        ],
+    },
+    TextRule {
+        reason: HostUnknown,
+        patterns: &[
+            "host unknown", "unknown host", "host not found", "domain not found",
+            "domain does not exist", "no such domain", "unrouteable mail domain",
+            "name service error", "host or domain name not found", "invalid domain",
+            "domain couldn't be found", "domain name not found", "unknown domain",
+            "domain is not valid", "no mail server for", "bad destination system",
+            "domain not exist", "could not resolve", "dns lookup failure", "name or service not known",
+            "unresolvable", "email routing issue", "no route for", "domain unknown",
+            "도메인을 찾을 수 없", "존재하지 않는 도메인", "호스트를 찾을 수 없", "도메인이 존재하지",
+            "domain is not reachable",
+        ],
+    },
+    TextRule {
+        reason: TooManyConn,
+        patterns: &[
+            "too many connections", "too many simultaneous", "too many concurrent",
+            "connection limit", "too many sessions", "too many recipients",
+            "too many smtp sessions", "max connections", "maximum number of connections",
+            "동시 접속",
+            "connection rate",
+        ],
+    },
+    TextRule {
+        reason: Speeding,
+        patterns: &[
+            "receiving mail at a rate", "rate limit", "rate-limit", "ratelimit",
+            "sending rate", "too many messages", "too fast", "throttl", "slow down",
+            "exceeded the rate", "too much mail", "mail flood", "message rate",
+            "발송량", "발송 한도", "전송 한도",
         ],
     },
     TextRule {
@@ -342,11 +394,11 @@ pub static TEXT_RULES: &[TextRule] = &[
             "listed at", "is listed", "listed on", "client host blocked", "client host rejected",
             "ip blocked", "ip address blocked", "host blocked", "banned sending ip",
             "access denied, banned", "not allowed to connect", "connection refused",
-            "connection rejected", "refused to talk", "your ip", "ip address", "invalid ip",
+            "connection rejected", "refused to talk", "invalid ip",
             "service unavailable; client host", "client [", "connections not accepted from",
             "not accepting connections", "bloquee", "has been blocked", "has blocked",
             "is blocked", "blocked by", "dynamic ip", "dialup", "dial-up", "residential",
-            "block the ip", "not welcome", "rejected by policy for ip", "poor ip",
+            "block the ip", "not welcome", "messages from * weren't sent", "rejected by policy for ip", "poor ip",
             "차단된 ip", "ip가 차단", "ip 차단", "아이피가 차단", "수신 차단된 ip",
         ],
     },
@@ -355,6 +407,7 @@ pub static TEXT_RULES: &[TextRule] = &[
         patterns: &[
             "starttls", "tls is required", "tls required", "requires tls", "must issue a starttls",
             "encryption required", "tls negotiation failed", "tls handshake", "secure connection required",
+            "does not support tls", "support starttls", "tls not available",
         ],
     },
     TextRule {
@@ -362,17 +415,9 @@ pub static TEXT_RULES: &[TextRule] = &[
         patterns: &[
             "authentication required", "auth required", "must authenticate",
             "unauthenticated sender", "unauthenticated senders", "authentication is required",
-            "not authorized", "unauthorized", "insecure", "security", "access denied",
+            "not authorized", "unauthorized", "insecure", "security",
             "sender not authenticated", "submission requires authentication",
-        ],
-    },
-    TextRule {
-        reason: NotCompliantRfc,
-        patterns: &[
-            "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "rfc822 compliant",
-            "not rfc", "multiple addresses in from", "multiple subject", "multiple from",
-            "duplicate header", "malformed header", "bare lf", "bare linefeed", "invalid header",
-            "header is invalid", "missing required header", "not compliant",
+            
         ],
     },
     TextRule {
@@ -407,7 +452,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "syntax error", "command unrecognized", "unrecognized command", "bad sequence",
             "command parameter", "parameter not implemented", "malformed address",
             "invalid command", "line too long", "command not implemented",
-            "may not follow", "5.5.2 syntax",
+            "may not follow",
         ],
     },
     TextRule {
@@ -442,11 +487,12 @@ pub static TEXT_RULES: &[TextRule] = &[
         reason: SystemError,
         patterns: &[
             "system error", "internal error", "internal server error", "server error",
-            "temporary failure", "local error", "configuration error", "misconfigured",
+            "local error", "configuration error", "misconfigured",
             "service refuse", "try again later", "could not load", "unable to contact ldap",
             "insufficient permission", "temporarily unavailable", "service unavailable",
             "resources temporarily", "duplicated message-id", "system problem",
             "mail system problem", "processing error", "server failure", "시스템 오류", "서버 오류",
+            "service currently unavailable",
         ],
     },
     TextRule {
@@ -459,6 +505,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "has been delayed", "not been delivered for", "unable to deliver this message after",
             "delivery failed * attempts", "maximum time", "timed out", "time out",
             "시간이 초과", "시간 초과", "기간이 만료", "보관 기간",
+            "did not accept our requests to connect", "delivery expired",
         ],
     },
     TextRule {
@@ -466,6 +513,14 @@ pub static TEXT_RULES: &[TextRule] = &[
         patterns: &[
             "suppression list", "suppressed", "on the suppression", "address is suppressed",
             "previously bounced", "has previously",
+        ],
+    },
+    // Postfix's generic refusal of a recipient, when nothing above
+    // said more.
+    TextRule {
+        reason: UserUnknown,
+        patterns: &[
+            "recipient address rejected", "rejected recipient", "recipient rejected"
         ],
     },
 ];

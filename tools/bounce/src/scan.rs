@@ -258,7 +258,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "notice of delivery failure", "warning: could not send", "delayed mail", "delivery delayed",
     "delivery has failed", "rejected:", "message you sent blocked", "email bounce",
     "undeliverable", "mail failure", "returned message", "permanent error", "transient error",
-    "mail returned", "no se puede entregar", "unzustellbar",
+    "mail returned", "no se puede entregar", "unzustellbar", "delivery status",
     "반송", "전송 실패", "전달 실패", "배달 실패", "발송 실패", "수신 실패", "전송되지 않", "전달되지 않",
 ];
 
@@ -299,7 +299,7 @@ fn subject_is_bounce(s: &str) -> bool {
 pub fn is_auto_reply(top: &Top<'_>) -> bool {
     let Some(m) = top.msg else { return false };
     let h = |n: &'static str| m.header_raw(n).map(|v| v.trim().to_ascii_lowercase());
-    if top.looks_like_daemon() || subject_is_bounce(&top.subject) {
+    if top.daemon_from() || subject_is_bounce(&top.subject) {
         return false;
     }
     let subj = fold(&top.subject);
@@ -408,7 +408,10 @@ pub fn enrich_from_notice(out: &mut Parsed, _top: &Top<'_>) {
     let bl = blocks(&out.notice, &rcpts);
     let transcript = transcript_command(&out.notice);
     for (r, b) in out.records.iter_mut().zip(bl) {
-        if r.diagnostic.trim().is_empty() && !b.is_empty() {
+        // An empty diagnostic, or one that is only an exit status
+        // (`X-Unix; 77`), says less than the notice's own lines.
+        let thin = !r.diagnostic.chars().any(|c| c.is_alphabetic());
+        if thin && !b.is_empty() {
             r.diagnostic = diag_text(&b);
             let f = find_codes(&r.diagnostic);
             apply_codes(r, f);
@@ -460,7 +463,7 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
     let bounce = top.looks_like_daemon()
         || subject_is_bounce(&top.subject)
         || BOUNCE_BODY_MARKERS.iter().any(|m| folded.contains(m));
-    if !bounce || is_auto_reply(top) && !top.looks_like_daemon() {
+    if !bounce || is_auto_reply(top) {
         return;
     }
 
