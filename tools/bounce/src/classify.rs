@@ -82,6 +82,7 @@ fn explicit_bad_mailbox(s: Option<StatusCode>) -> bool {
 fn refine(reason: Reason, r: &Raw) -> Reason {
     use Reason::*;
     let class = r.status.map(|s| s.class).or(r.reply.map(|c| c.class()));
+    let subject = r.status.filter(|s| !s.is_generic()).map(|s| s.subject);
     match (reason, r.command) {
         (UserUnknown | HostUnknown | Filtered | Suspend, Some(Command::Mail)) => Rejected,
         (UserUnknown, Some(Command::Rcpt)) => UserUnknown,
@@ -90,6 +91,15 @@ fn refine(reason: Reason, r: &Raw) -> Reason {
         // A remote SMTP refusal that carried no status code and no
         // command: the shape content filters answer in.
         (UserUnknown, None) if r.status.is_none() && r.reply.is_some() => Filtered,
+        // A code about the mailbox's state or the mail system (X.2, X.3)
+        // beside "unknown user" wording, with no RCPT TO in sight: the
+        // server refused the message, not the address.
+        (UserUnknown, None) if matches!(subject, Some(2 | 3)) && r.reply.is_some() => Filtered,
+        // A security or policy code (X.7) says why; the wording is a
+        // generic prefix ("Unknown address error").
+        (UserUnknown, None) if subject == Some(7) => {
+            by_status(WEAK_STATUS, r.status).unwrap_or(SecurityError)
+        }
         (HostUnknown, _) if class == Some(4) => NetworkError,
         (r, _) => r,
     }
@@ -134,11 +144,11 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     if r.action == Some(Action::Delayed) {
         return Reason::Expired;
     }
-    if let Some(reason) = by_status(WEAK_STATUS, r.status) {
-        return refine(reason, r);
-    }
     if r.command == Some(Command::Mail) {
         return Reason::Rejected;
+    }
+    if let Some(reason) = by_status(WEAK_STATUS, r.status) {
+        return refine(reason, r);
     }
     let ctx = by_text(&match_text(&r.context)).or_else(|| by_text(&fold(subject)));
     if let Some(reason) = ctx {

@@ -261,6 +261,13 @@ fn sort_parts<'a>(msg: &'a Message<'a>) -> Sorted<'a> {
 
 /// Parses `raw` and extracts everything the classifier needs.
 pub fn parse(raw: &[u8]) -> Parsed {
+    parse_nested(raw, 0)
+}
+
+/// How deep a bounce forwarded inside another message is looked for.
+const MAX_NESTING: usize = 2;
+
+fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
     let parser = MessageParser::default();
     let msg = parser.parse(raw);
@@ -326,12 +333,35 @@ pub fn parse(raw: &[u8]) -> Parsed {
         scan::enrich_from_notice(&mut out, &top);
         return out;
     }
+    // A bounce forwarded as an attachment (a postmaster copy, a relay that
+    // wraps notices): read the inner report.
+    if let Some(inner) = sorted.orig_msg.filter(|_| depth < MAX_NESTING) {
+        if looks_like_report(inner) {
+            let p = parse_nested(inner.raw_message(), depth + 1);
+            if !p.records.is_empty() && matches!(p.shape, Some(Shape::Dsn | Shape::Text)) {
+                return p;
+            }
+        }
+    }
     scan::scan_text(&notice, &top, &mut out);
     if out.shape.is_none() && scan::is_auto_reply(&top) {
         out.shape = Some(Shape::AutoReply);
         out.records.push(Raw { address: top.from.clone().unwrap_or_default(), ..Raw::default() });
     }
     out
+}
+
+/// A nested message that is itself a delivery report.
+fn looks_like_report(m: &Message<'_>) -> bool {
+    let report = m
+        .root_part()
+        .content_type()
+        .and_then(|ct| ct.attribute("report-type"))
+        .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"));
+    let (from, name) = first_addr(m.from());
+    let subject = m.subject().unwrap_or("").to_string();
+    let top = Top { msg: Some(m), from, from_name: name, to: None, subject };
+    report || top.daemon_from() && scan::subject_is_bounce(&top.subject)
 }
 
 fn read_original(s: &Sorted<'_>, o: &mut Original) {
@@ -491,23 +521,53 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
     }
     flush(&mut cur, out);
     for r in out.iter_mut() {
+        fix_address(r);
         let found = find_codes(&r.diagnostic);
         apply_codes(r, found);
     }
 }
 
-/// Fills the reply code from a diagnostic and, where the report's own
-/// status is missing or only `X.0.0`, a more specific enhanced code of the
-/// same class from the text (c36: `Status: 5.0.0` with `550 5.1.1 ...`).
+/// True for `local@domain.tld`.
+pub fn is_mailbox(a: &str) -> bool {
+    match a.rsplit_once('@') {
+        Some((l, d)) => !l.is_empty() && d.contains('.') && !d.ends_with('.') && !a.contains([' ', '|', '/']),
+        None => false,
+    }
+}
+
+/// Final-Recipient values that are not a mailbox: an RFC 5321 §4.1.2
+/// source route (`@relay:user@domain`), or a local delivery target such
+/// as a pipe or file (Exim, Sendmail aliases). Use the Original-Recipient,
+/// or an address inside the value.
+fn fix_address(r: &mut Raw) {
+    if let Some((_, tail)) = r.address.rsplit_once(':') {
+        if r.address.starts_with('@') {
+            r.address = tail.to_string();
+        }
+    }
+    if is_mailbox(&r.address) {
+        return;
+    }
+    if let Some(o) = r.original_recipient.as_deref().filter(|o| is_mailbox(o)) {
+        r.address = o.to_string();
+    } else if let Some((_, a)) = scan::find_addresses(&r.address).into_iter().next() {
+        r.address = a;
+    }
+}
+
+/// Fills the reply code and the enhanced status code from a diagnostic.
+///
+/// The remote server's own code, quoted in the diagnostic, is preferred to
+/// the reporting MTA's `Status:` field when both have the same class: MTAs
+/// often put a generic or guessed code there (c36: `Status: 5.0.0` beside
+/// `550 5.1.1 ...`; `Status: 5.1.1` beside `552 5.2.2 Over quota`).
 pub fn apply_codes(r: &mut Raw, f: FoundCodes) {
     if r.reply.is_none() {
         r.reply = f.reply;
     }
     match (r.status, f.status) {
         (None, s) => r.status = s,
-        // A report status with detail 0 (X.Y.0: "other or undefined")
-        // yields to a precise code of the same class in the diagnostic.
-        (Some(have), Some(s)) if have.detail == 0 && s.detail != 0 && have.class == s.class => {
+        (Some(have), Some(s)) if have.class == s.class && !(s.is_generic() && !have.is_generic()) => {
             r.status = Some(s)
         }
         _ => {}

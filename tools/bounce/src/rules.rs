@@ -154,7 +154,7 @@ pub static TEXT_RULES: &[TextRule] = &[
     TextRule {
         reason: SecurityError,
         patterns: &[
-             "authentication is required for relay",
+             "smtp authentication", "without authentication", "authentication is required for relay",
         ],
     },
     TextRule {

@@ -34,6 +34,7 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "------ this is a copy of your message",
     "content-type: message/rfc822",
     "your message reads",
+    "header of the original message",
     "original text follows",
     "-- begin original",
     "원본 메시지",
@@ -124,7 +125,9 @@ fn is_local_char(b: u8) -> bool {
 }
 
 fn is_domain_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b >= 0x80
+    // ASCII only: notices glue non-ASCII punctuation (Arabic comma, CJK
+    // text) straight onto addresses; U-label domains are rare in reports.
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
 }
 
 /// Every address-looking token with its byte offset.
@@ -179,9 +182,27 @@ fn preceded_by_sender_word(text: &str, pos: usize) -> bool {
         || before.ends_with("mailto:")
 }
 
-/// Addresses in the notice that are plausibly failed recipients.
-fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original) -> Vec<String> {
-    let excluded: Vec<String> = [top.from.as_deref(), top.to.as_deref(), orig.from.as_deref()]
+/// X-Failed-Recipients (Exim, Gmail): comma-separated addresses.
+fn failed_recipients_header(top: &Top<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(x) = top.msg.and_then(|m| m.header_raw("X-Failed-Recipients")) {
+        for a in x.split(',') {
+            let a = a.trim().trim_matches(['<', '>']);
+            if a.contains('@') && out.len() < MAX_RECIPIENTS {
+                out.push(a.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Addresses in the notice that are plausibly failed recipients. With
+/// `strict`, the notice's own To address is left out too (it is usually
+/// the sender), but a notice may be addressed to the very recipient that
+/// failed, so callers retry without it.
+fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool) -> Vec<String> {
+    let to = if strict { top.to.as_deref() } else { None };
+    let excluded: Vec<String> = [top.from.as_deref(), to, orig.from.as_deref()]
         .into_iter()
         .flatten()
         .map(|s| s.to_ascii_lowercase())
@@ -289,7 +310,7 @@ const BOUNCE_BODY_MARKERS: &[&str] = &[
     "전송되지 못",
 ];
 
-fn subject_is_bounce(s: &str) -> bool {
+pub fn subject_is_bounce(s: &str) -> bool {
     let f = fold(s);
     BOUNCE_SUBJECTS.iter().any(|p| f.contains(p))
 }
@@ -403,7 +424,17 @@ fn diag_text(block: &str) -> String {
 
 /// Fills what a DSN left out from the notice: the diagnostic text, the
 /// SMTP command and the remote host.
-pub fn enrich_from_notice(out: &mut Parsed, _top: &Top<'_>) {
+pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
+    for r in out.records.iter_mut().filter(|r| !crate::parse::is_mailbox(&r.address)) {
+        let fallback = failed_recipients_header(top)
+            .into_iter()
+            .next()
+            .or_else(|| recipient_candidates(&out.notice, top, &out.original, true).into_iter().next())
+            .or_else(|| out.original.to.first().cloned());
+        if let Some(a) = fallback {
+            r.address = a;
+        }
+    }
     let rcpts: Vec<String> = out.records.iter().map(|r| r.address.clone()).collect();
     let bl = blocks(&out.notice, &rcpts);
     let transcript = transcript_command(&out.notice);
@@ -467,17 +498,20 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         return;
     }
 
-    let mut rcpts: Vec<String> = Vec::new();
-    if let Some(x) = top.msg.and_then(|m| m.header_raw("X-Failed-Recipients")) {
-        for a in x.split(',') {
-            let a = a.trim().trim_matches(['<', '>']);
-            if a.contains('@') {
-                rcpts.push(a.to_string());
-            }
+    let mut rcpts = failed_recipients_header(top);
+    // Exim and Gmail list the failed addresses in X-Failed-Recipients; trust
+    // the header when the notice names them too, else the notice.
+    let pre_low = pre.to_ascii_lowercase();
+    if rcpts.is_empty() || !rcpts.iter().all(|a| contains_addr(&pre_low, &a.to_ascii_lowercase())) {
+        let found = recipient_candidates(pre, top, &out.original, true);
+        let found = if found.is_empty() && rcpts.is_empty() {
+            recipient_candidates(pre, top, &out.original, false)
+        } else {
+            found
+        };
+        if !found.is_empty() {
+            rcpts = found;
         }
-    }
-    if rcpts.is_empty() {
-        rcpts = recipient_candidates(pre, top, &out.original);
     }
     let mut from_original = false;
     if rcpts.is_empty() {
