@@ -21,7 +21,10 @@ use crate::Reason;
 use crate::codes::StatusCode;
 use crate::parse::{Action, Command, Raw};
 use crate::pattern::{fold, matches};
-use crate::rules::{Code, DOMAIN_RULES, STRONG_STATUS, TEXT_RULES, WEAK_STATUS};
+use crate::rules::{
+    AUP_CODES, AUP_RANGES, Code, DEFINITE_USER_UNKNOWN, DOMAIN_RULES, STRONG_STATUS, TEXT_RULES,
+    WEAK_STATUS,
+};
 
 fn code_matches(c: &Code, s: StatusCode) -> bool {
     c.0.is_none_or(|k| k == s.class) && c.1 == s.subject && c.2 == s.detail
@@ -105,6 +108,17 @@ fn refine(reason: Reason, r: &Raw) -> Reason {
     }
 }
 
+/// `AUP#CDRBL`, `AUP#In-1310`: a provider's own refusal code.
+fn by_aup(folded: &str) -> Option<Reason> {
+    let i = folded.find("aup#")?;
+    let code: String = folded[i + 4..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let num = code.rsplit('-').next().and_then(|n| n.parse::<u16>().ok());
+    if let Some(n) = num {
+        return AUP_RANGES.iter().find(|(a, b, _)| (*a..=*b).contains(&n)).map(|(_, _, r)| *r);
+    }
+    AUP_CODES.iter().find(|(p, _)| code.starts_with(p)).map(|(_, r)| *r)
+}
+
 fn by_domain(addr: &str) -> Option<Reason> {
     let dom = addr.rsplit('@').next()?.to_ascii_lowercase();
     DOMAIN_RULES
@@ -116,8 +130,7 @@ fn by_domain(addr: &str) -> Option<Reason> {
 /// The reason for one failed (or delayed, or delivered) recipient.
 pub fn classify(r: &Raw, subject: &str) -> Reason {
     let success = matches!(r.action, Some(Action::Delivered | Action::Relayed | Action::Expanded))
-        || r.status.is_some_and(|s| s.class == 2)
-        || r.status.is_none() && r.reply.is_some_and(|c| c.class() == 2);
+        || r.status.is_some_and(|s| s.class == 2);
     if success {
         return Reason::Delivered;
     }
@@ -129,7 +142,18 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
             return reason;
         }
     }
-    let text = by_text(&match_text(&r.diagnostic));
+    let folded = if r.status_comment.is_empty() {
+        match_text(&r.diagnostic)
+    } else {
+        match_text(&format!("{} ({})", r.diagnostic, r.status_comment))
+    };
+    if let Some(reason) = by_aup(&folded) {
+        return reason;
+    }
+    if DEFINITE_USER_UNKNOWN.iter().any(|p| matches(&folded, p)) {
+        return Reason::UserUnknown;
+    }
+    let text = by_text(&folded);
     if r.command == Some(Command::Connect)
         && !matches!(text, Some(Reason::TooManyConn | Reason::Speeding | Reason::RequirePtr))
     {

@@ -89,6 +89,8 @@ pub struct Raw {
     pub diag_type: Option<String>,
     pub command: Option<Command>,
     pub feedback_type: Option<String>,
+    /// The comment after the code in a DSN Status field.
+    pub status_comment: String,
     /// The wider notice text around the recipient, used when the
     /// diagnostic alone names no reason.
     pub context: String,
@@ -244,7 +246,11 @@ fn sort_parts<'a>(msg: &'a Message<'a>) -> Sorted<'a> {
                 "message/rfc822" | "message/global" => {
                     s.orig_headers.get_or_insert(lossy(b));
                 }
-                _ if ct.starts_with("text/") || ct.is_empty() => s.notice.push(lossy(b)),
+                // A multipart that mail-parser could not split (broken
+                // boundary) still holds the notice text.
+                _ if ct.starts_with("text/") || ct.is_empty() || ct.starts_with("multipart/") => {
+                    s.notice.push(lossy(b))
+                }
                 _ => {}
             },
             PartType::Message(m) => {
@@ -459,7 +465,10 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
     let mut cur: Option<Raw> = None;
     let mut pending_orig: Option<String> = None;
     let flush = |cur: &mut Option<Raw>, out: &mut Vec<Raw>| {
-        if let Some(r) = cur.take() {
+        if let Some(mut r) = cur.take() {
+            if r.address.is_empty() {
+                r.address = r.original_recipient.clone().unwrap_or_default();
+            }
             if !r.address.is_empty() && out.len() < MAX_RECIPIENTS {
                 out.push(r);
             }
@@ -485,6 +494,8 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
                 let a = typed_address(&value);
                 match cur.as_mut() {
                     Some(c) if c.original_recipient.is_none() => c.original_recipient = Some(a),
+                    // Some gateways (McAfee) send Original-Recipient alone.
+                    None => cur = Some(Raw { original_recipient: Some(a), ..Raw::default() }),
                     _ => pending_orig = Some(a),
                 }
             }
@@ -497,6 +508,12 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
                 if let Some(c) = cur.as_mut() {
                     let tok = value.split(|ch: char| ch.is_whitespace() || ch == '(').next().unwrap_or("");
                     c.status = StatusCode::parse(tok.trim_end_matches(['.', ',', ';']));
+                    // RFC 3464 §2.3.4 allows a comment after the code
+                    // (PowerMTA: "5.2.1 (mailbox disabled, not accepting
+                    // messages)"); it is the reporting MTA's reading.
+                    if let Some((_, c2)) = value.split_once('(') {
+                        c.status_comment = c2.trim_end_matches(')').trim().to_string();
+                    }
                 }
             }
             "remote-mta" => {

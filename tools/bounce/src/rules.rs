@@ -55,6 +55,47 @@ pub static STRONG_STATUS: &[(Code, Reason)] = &[
     ((None, 1, 8), Rejected),
 ];
 
+/// Phrases that prove the mailbox does not exist whatever SMTP command
+/// drew them (Yahoo answers unknown users only after DATA).
+pub static DEFINITE_USER_UNKNOWN: &[&str] = &[
+    "user doesn't have a * account",
+    "the email account that you tried to reach does not exist",
+];
+
+/// Cloudmark-hosted providers (Cox, Spectrum/Charter) tag refusals with
+/// `AUP#CODE`; their published code lists say what each means. Codes are
+/// matched by prefix.
+pub static AUP_CODES: &[(&str, Reason)] = &[
+    ("cxbl", Blocked),
+    ("cdrbl", Blocked),
+    ("cxdns", Blocked),
+    ("ipbl", Blocked),
+    ("urlbl", SpamDetected),
+    ("cxsndr", Rejected),
+    ("cxsmtp", Rejected),
+    ("cxcnct", TooManyConn),
+    ("cxmxrt", TooManyConn),
+    ("cxthrt", SecurityError),
+    ("cxmj", SecurityError),
+];
+
+/// Spectrum's numeric `AUP#In-NNNN` / `AUP#Out-NNNN` codes, as inclusive
+/// ranges.
+pub static AUP_RANGES: &[(u16, u16, Reason)] = &[
+    (1000, 1000, Blocked),
+    (1010, 1080, Rejected),
+    (1090, 1090, SystemError),
+    (1100, 1150, Blocked),
+    (1160, 1190, PolicyViolation),
+    (1200, 1250, Blocked),
+    (1260, 1260, NetworkError),
+    (1300, 1490, TooManyConn),
+    (1500, 1520, Rejected),
+    (1530, 1530, MesgTooBig),
+    (1540, 1550, TooManyConn),
+    (1560, 1560, PolicyViolation),
+];
+
 /// Recipient domains whose services refuse for one reason only.
 pub static DOMAIN_RULES: &[(&str, Reason)] = &[
     // Google Groups answers every refused post with the same notice, in the
@@ -267,7 +308,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "account does not exist", "address does not exist", "recipient does not exist",
             "the email account that you tried to reach does not exist", "destination mailbox",
             "is not a registered", "undeliverable address", "not our user", "no longer available",
-            "user name of email", "unknown or invalid", "mailbox is unavailable",
+            "user name of email", "unknown or invalid", "mailbox is unavailable", "and other recipients in the same domain",
             "requested action not taken: mailbox unavailable", "user doesn't exist",
             "cannot be found", "not found in", "user not exist", "unknown alias",
             "존재하지 않는 사용자", "존재하지 않는 메일", "존재하지 않는 주소", "존재하지 않는 계정",
@@ -398,7 +439,7 @@ pub static TEXT_RULES: &[TextRule] = &[
             "service unavailable; client host", "client [", "connections not accepted from",
             "not accepting connections", "bloquee", "has been blocked", "has blocked",
             "is blocked", "blocked by", "dynamic ip", "dialup", "dial-up", "residential",
-            "block the ip", "not welcome", "messages from * weren't sent", "rejected by policy for ip", "poor ip",
+            "block the ip", "not welcome", "is an open relay", "messages from * weren't sent", "rejected by policy for ip", "poor ip",
             "차단된 ip", "ip가 차단", "ip 차단", "아이피가 차단", "수신 차단된 ip",
         ],
     },
@@ -433,7 +474,7 @@ pub static TEXT_RULES: &[TextRule] = &[
         patterns: &[
             "policy reasons", "policy violation", "violates", "violation", "local policy",
             "not accepted for policy", "message not allowed", "header error", "prohibited",
-            "protocol violation", "policy", "not allowed by", "content policy",
+            "protocol violation", "policy", "not allowed by", "content policy", "host network not allowed",
             "정책", "보안 정책",
         ],
     },
@@ -471,10 +512,18 @@ pub static TEXT_RULES: &[TextRule] = &[
             "exit status", "program failed", "mail delivery agent",
         ],
     },
+    // A time-out after the retries is the queue giving up, even when the
+    // notice also says it could not connect.
+    TextRule {
+        reason: Expired,
+        patterns: &[
+            "timed out", "time out", "timeout",
+        ],
+    },
     TextRule {
         reason: NetworkError,
         patterns: &[
-            "no route to host", "network is unreachable", "network unreachable",
+            "no route to host", "network is unreachable", "wasn't able to establish an smtp connection", "network unreachable",
             "host unreachable", "connection reset", "lost connection", "routing loop",
             "mail loop", "loop detected", "loops back to myself", "too many hops",
             "hop count exceeded", "maximum hop count", "name server", "host name lookup failure",
@@ -513,6 +562,14 @@ pub static TEXT_RULES: &[TextRule] = &[
         patterns: &[
             "suppression list", "suppressed", "on the suppression", "address is suppressed",
             "previously bounced", "has previously",
+        ],
+    },
+    // KDDI's notice when the recipient's domain filter refused the mail,
+    // and nothing more specific follows.
+    TextRule {
+        reason: Filtered,
+        patterns: &[
+            "each of the following recipients was rejected by a remote mail server",
         ],
     },
     // Postfix's generic refusal of a recipient, when nothing above

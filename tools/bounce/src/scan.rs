@@ -443,7 +443,7 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
         // (`X-Unix; 77`), says less than the notice's own lines.
         let thin = !r.diagnostic.chars().any(|c| c.is_alphabetic());
         if thin && !b.is_empty() {
-            r.diagnostic = diag_text(&b);
+            r.diagnostic = reason_line(&b).unwrap_or_else(|| diag_text(&b));
             let f = find_codes(&r.diagnostic);
             apply_codes(r, f);
         }
@@ -454,6 +454,15 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
         r.diagnostic = diag_text(&r.diagnostic);
         r.context = diag_text(&b);
     }
+}
+
+/// Sendmail's summary line under an address: `(reason: 550 ...)`.
+fn reason_line(block: &str) -> Option<String> {
+    block.lines().find_map(|l| {
+        let t = l.trim();
+        let low = t.to_ascii_lowercase();
+        low.starts_with("(reason:").then(|| t[8..].trim_end_matches(')').trim().to_string())
+    })
 }
 
 /// Sendmail's "Transcript of session": the command that drew the first
@@ -491,9 +500,11 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         }
     }
     let folded = fold(pre);
+    let list = is_list_notice(top);
     let bounce = top.looks_like_daemon()
         || subject_is_bounce(&top.subject)
-        || BOUNCE_BODY_MARKERS.iter().any(|m| folded.contains(m));
+        || BOUNCE_BODY_MARKERS.iter().any(|m| folded.contains(m))
+        || list;
     if !bounce || is_auto_reply(top) {
         return;
     }
@@ -512,6 +523,11 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         if !found.is_empty() {
             rcpts = found;
         }
+    }
+    // A list manager's notice names the list once, then its help
+    // addresses: only the first is the one that refused.
+    if list {
+        rcpts.truncate(1);
     }
     let mut from_original = false;
     if rcpts.is_empty() {
@@ -536,13 +552,89 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         let b = if b.trim().is_empty() { pre.to_string() } else { b };
         let mut r = Raw { address: a, ..Raw::default() };
         r.diagnostic = diag_text(&strip_address_line(&b, &r.address));
+        r.command = command_of(&b).or(transcript);
+        if let Some((diag, cmd)) = session_diagnostic(pre, &r.address) {
+            r.diagnostic = diag;
+            r.command = cmd;
+        }
         let f = find_codes(&r.diagnostic);
         apply_codes(&mut r, f);
-        r.command = command_of(&b).or(transcript);
         r.remote_host = remote_host_of(&b);
         r.context = whole.clone();
         out.records.push(r);
     }
+}
+
+/// Mailing-list managers (fml, Mailman, ezmlm) refusing a post: they
+/// send from the list's admin address and mark themselves in headers.
+fn is_list_notice(top: &Top<'_>) -> bool {
+    let Some(m) = top.msg else { return false };
+    let from = top.from.as_deref().unwrap_or("").to_ascii_lowercase();
+    let local = from.split('@').next().unwrap_or("");
+    let admin = ["-admin", "-owner", "-request", "-bounces"].iter().any(|s| local.ends_with(s));
+    m.header_raw("X-MLServer").is_some() && admin
+}
+
+/// The SMTP command a transcript line (`>>> RCPT To:<a@b>`) sent.
+fn transcript_cmd(line: &str) -> Option<Command> {
+    let c = line.trim_start().strip_prefix(">>>")?.trim_start().to_ascii_lowercase();
+    if c.starts_with("data") || c.starts_with("bdat") || c == "." {
+        Some(Command::Data)
+    } else if c.starts_with("rcpt") {
+        Some(Command::Rcpt)
+    } else if c.starts_with("mail") {
+        Some(Command::Mail)
+    } else if c.starts_with("ehlo") || c.starts_with("helo") {
+        Some(Command::Connect)
+    } else {
+        None
+    }
+}
+
+/// Old Sendmail transcripts (`While talking to host:` / `>>> CMD` /
+/// `<<< reply` / `554 <a@b>... Remote protocol error`): the recipient's
+/// own line, or, when that says nothing we know, the remote reply of its
+/// session. The session's command counts only for replies that concern
+/// this recipient or that stand in for it.
+fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)> {
+    if addr.is_empty() || !pre.contains("\n<<< ") {
+        return None;
+    }
+    let low_addr = addr.to_ascii_lowercase();
+    let mut cmd = None;
+    let mut replies: Vec<&str> = Vec::new();
+    for line in pre.lines() {
+        let t = line.trim_start();
+        if t.to_ascii_lowercase().contains("while talking to") {
+            cmd = None;
+            replies.clear();
+            continue;
+        }
+        if t.starts_with(">>>") {
+            cmd = transcript_cmd(t);
+            replies.clear();
+            continue;
+        }
+        if let Some(r) = t.strip_prefix("<<<") {
+            replies.push(r.trim());
+            continue;
+        }
+        let low = t.to_ascii_lowercase();
+        let own = t.as_bytes().first().is_some_and(u8::is_ascii_digit) && contains_addr(&low, &low_addr);
+        if !own {
+            continue;
+        }
+        let own_text = diag_text(t);
+        let about_me = replies.iter().any(|r| contains_addr(&r.to_ascii_lowercase(), &low_addr));
+        if crate::classify::by_text(&crate::classify::match_text(&own_text)).is_some() {
+            return Some((own_text, if about_me { cmd } else { None }));
+        }
+        if replies.is_empty() {
+            return None;
+        }
+        return Some((diag_text(&format!("{} {}", replies.join(" "), own_text)), cmd));
+    }
+    None
 }
 
 /// Drops a first line that holds nothing but the address (Exim, Gmail).
