@@ -68,6 +68,15 @@ pub fn match_text(diag: &str) -> String {
     out
 }
 
+/// Replaces the recipient address (and its angle brackets) by `<rcpt>`.
+fn with_rcpt_token(folded: &str, addr: &str) -> String {
+    let a = addr.to_lowercase();
+    if a.is_empty() || !folded.contains(&a) {
+        return folded.to_string();
+    }
+    folded.replace(&format!("<{a}>"), "<rcpt>").replace(&a, "<rcpt>")
+}
+
 /// RFC 3463 X.1.1, X.1.3 and X.1.10: the server itself says the mailbox
 /// address is bad, whatever command drew the refusal.
 fn explicit_bad_mailbox(s: Option<StatusCode>) -> bool {
@@ -147,6 +156,9 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     } else {
         match_text(&format!("{} ({})", r.diagnostic, r.status_comment))
     };
+    // The recipient's own address becomes `<rcpt>`, so rules can say
+    // "the address, then Rejected" without naming addresses.
+    let folded = with_rcpt_token(&folded, &r.address);
     if let Some(reason) = by_aup(&folded) {
         return reason;
     }
@@ -173,6 +185,12 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     }
     if let Some(reason) = by_status(WEAK_STATUS, r.status) {
         return refine(reason, r);
+    }
+    // A temporary (4xx) refusal in a notice of final failure: the
+    // condition outlasted the retry period.
+    let class = r.status.map(|s| s.class).or(r.reply.map(|c| c.class()));
+    if class == Some(4) && r.action != Some(Action::Delivered) {
+        return Reason::Expired;
     }
     let ctx = by_text(&match_text(&r.context)).or_else(|| by_text(&fold(subject)));
     if let Some(reason) = ctx {

@@ -138,12 +138,73 @@ fn default_action(shape: Shape, r: &parse::Raw, reason: Reason) -> Action {
     }
 }
 
+/// Most messages read from one mbox stream by [`analyze`].
+const MAX_MBOX_MESSAGES: usize = 100;
+
+/// Splits an mbox stream (RFC 4155: each message opens with a line
+/// `From <sender> <date>`) into its messages. Anything else is one message.
+fn mbox_split(b: &[u8]) -> Vec<&[u8]> {
+    if !b.starts_with(b"From ") {
+        return vec![b];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(p) = b[i..].windows(6).position(|w| w == b"\nFrom ") {
+        let cut = i + p + 1;
+        i = cut;
+        if !is_mbox_from_line(&b[cut..]) {
+            continue;
+        }
+        out.push(&b[start..cut]);
+        start = cut;
+        if out.len() + 1 >= MAX_MBOX_MESSAGES {
+            break;
+        }
+    }
+    out.push(&b[start..]);
+    out
+}
+
+/// `From sender Thu Jul  2 12:05:05 2020`: a sender token, then a date
+/// with a clock time, unlike a body line that merely starts with "From ".
+fn is_mbox_from_line(b: &[u8]) -> bool {
+    let line = b.split(|&c| c == b'\n').next().unwrap_or(b"");
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace().skip(1);
+    let sender = words.next().unwrap_or("");
+    let rest: Vec<&str> = words.collect();
+    !sender.is_empty()
+        && rest.len() >= 4
+        && rest.iter().any(|w| w.len() == 8 && w.matches(':').count() == 2)
+}
+
 /// Analyses one message given as raw bytes (RFC 5322, any line endings).
 ///
 /// Never panics and never fails: input that is not a mail message at all
 /// comes back as [`Kind::NotBounce`] with no recipients. Work is linear in
-/// the input, which is read up to its first 4 MiB.
+/// the input, which is read up to its first 4 MiB per message.
+///
+/// Given an mbox stream of several messages (as some tools save returned
+/// mail), the result describes the first message and lists the recipients
+/// of all the bounces in it.
 pub fn analyze(message: &[u8]) -> Analysis {
+    let parts = mbox_split(message);
+    let mut first = analyze_one(parts[0]);
+    for p in &parts[1..] {
+        let more = analyze_one(p);
+        if more.is_bounce || first.kind == Kind::NotBounce {
+            if first.kind == Kind::NotBounce {
+                first.kind = more.kind;
+                first.is_bounce = more.is_bounce;
+            }
+            first.recipients.extend(more.recipients);
+        }
+    }
+    first
+}
+
+fn analyze_one(message: &[u8]) -> Analysis {
     let p = parse::parse(message);
     let kind = match p.shape {
         Some(Shape::Dsn) => Kind::Dsn,

@@ -394,6 +394,13 @@ pub static TEXT_RULES: &[TextRule] = &[
             "provide a valid from", "domain of sender", "sender address does not exist",
         ],
     },
+    // Older Postfix reports a null MX (RFC 7505) as a malformed DNS reply.
+    TextRule {
+        reason: NotAccept,
+        patterns: &[
+            "malformed or unexpected name server reply",
+        ],
+    },
     TextRule {
         reason: HostUnknown,
         patterns: &[
@@ -577,7 +584,9 @@ pub static TEXT_RULES: &[TextRule] = &[
     TextRule {
         reason: UserUnknown,
         patterns: &[
-            "recipient address rejected", "rejected recipient", "recipient rejected"
+            "recipient address rejected", "rejected recipient", "recipient rejected",
+            // MessageLabs: "542 <address> Rejected".
+            "^<rcpt> rejected"
         ],
     },
 ];
