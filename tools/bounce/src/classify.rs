@@ -143,6 +143,9 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     if success {
         return Reason::Delivered;
     }
+    if let Some(reason) = r.reason_hint {
+        return reason;
+    }
     if let Some(reason) = by_status(STRONG_STATUS, r.status) {
         return reason;
     }

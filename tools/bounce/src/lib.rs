@@ -33,7 +33,7 @@ pub use explain::{Actor, Explanation, Lang, UnknownLang, explain};
 pub use parse::Action;
 pub use reason::{Reason, UnknownReason};
 
-use parse::{Command, Shape};
+use parse::Shape;
 
 /// What kind of message [`analyze`] was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -130,10 +130,11 @@ fn default_action(shape: Shape, r: &parse::Raw, reason: Reason) -> Action {
     if let Some(a) = r.action {
         return a;
     }
+    // A free-text notice that does not say: it reports a failure, unless
+    // it is a warning about a message still queued.
     match (shape, reason) {
         (_, Reason::Delivered) => Action::Delivered,
         (Shape::Text, Reason::Expired) if r.status.is_none_or(|s| s.class == 4) => Action::Delayed,
-        _ if r.status.is_some_and(|s| s.class == 4) && r.command.is_none() => Action::Delayed,
         _ => Action::Failed,
     }
 }
@@ -242,7 +243,6 @@ fn result_for(kind: Kind, shape: Shape, r: &parse::Raw, subject: &str) -> Recipi
         _ => default_action(shape, r, reason),
     };
     let class = r.status.map(|s| s.class).or(r.reply.map(|c| c.class()));
-    let _ = Command::Rcpt;
     RecipientResult {
         address: r.address.clone(),
         original_recipient: r.original_recipient.clone(),

@@ -89,6 +89,9 @@ pub struct Raw {
     pub diag_type: Option<String>,
     pub command: Option<Command>,
     pub feedback_type: Option<String>,
+    /// A reason the report states in its own structured terms (an SES
+    /// "Suppressed" bounce), which no wording overrides.
+    pub reason_hint: Option<crate::Reason>,
     /// The comment after the code in a DSN Status field.
     pub status_comment: String,
     /// The wider notice text around the recipient, used when the

@@ -62,7 +62,7 @@ fn bounce(ev: &Value, out: &mut Parsed) {
         let diag = diag.split_once(';').filter(|(t, _)| t.len() < 12).map_or(diag, |(_, d)| d.trim());
         raw.diagnostic = diag.to_string();
         if suppressed {
-            raw.context = "address is on the suppression list".to_string();
+            raw.reason_hint = Some(crate::Reason::Suppressed);
         }
         apply_codes(&mut raw, find_codes(diag));
         out.records.push(raw);
