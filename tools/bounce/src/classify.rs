@@ -40,10 +40,7 @@ pub fn by_text(folded: &str) -> Option<Reason> {
     if folded.is_empty() {
         return None;
     }
-    TEXT_RULES
-        .iter()
-        .find(|rule| rule.patterns.iter().any(|p| matches(folded, p)))
-        .map(|rule| rule.reason)
+    crate::pattern::TableMatcher::get().first(folded).map(|i| TEXT_RULES[i].reason)
 }
 
 /// Folds a diagnostic for matching and drops the reply and status codes,
@@ -237,7 +234,8 @@ mod tests {
             ("5.7.1", "554 5.7.1 Client host [192.0.2.25] blocked using a DNS blocklist", f, Blocked),
             ("5.0.0", "550 : User unknown (in reply to end of DATA command)", f, Filtered),
             ("5.1.0", "after MAIL FROM: 553 5.1.0 sender.example does not exist", f, Rejected),
-            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, Blocked),
+            ("5.7.1", "after initial connection: 554 5.7.1 Go away", f, Blocked),
+            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, RequirePtr),
             ("2.0.0", "250 OK", Some(Action::Delivered), Delivered),
             ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted", f, AuthFailure),
             ("5.0.0", "550-5.7.1 Messages with multiple 550-5.7.1 addresses in From: header", f, NotCompliantRfc),

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::codes::{FoundCodes, ReplyCode, StatusCode, find_codes};
 use crate::scan;
@@ -629,9 +629,4 @@ fn read_feedback(s: &Sorted<'_>, out: &mut Parsed) {
             break;
         }
     }
-}
-
-/// The text of a header value that mail-parser kept as text.
-pub fn header_text<'a>(v: &'a HeaderValue<'a>) -> Option<&'a str> {
-    v.as_text()
 }
