@@ -248,9 +248,11 @@ mod tests {
             let got = classify(&raw(st, diag, *action), "");
             assert_eq!(got, *want, "{st} {diag}");
         }
+        // A bare 2xx number in a failure notice ("Size: 222") is not a
+        // success: only a 2.X.X status or a delivered action is.
         let mut r = raw("", "", f);
         r.reply = Some(ReplyCode(250));
-        assert_eq!(classify(&r, ""), Delivered);
+        assert_eq!(classify(&r, ""), Undefined);
     }
 
     #[test]
