@@ -105,3 +105,51 @@ pub fn analyze_files_cli(
     out.flush()?;
     Ok(all_read)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSN: &[u8] = b"From: MAILER-DAEMON@example.com\nTo: s@example.com\n\
+Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\nfailed.\n--b\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; example.com\n\nFinal-Recipient: rfc822; x@example.net\n\
+Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--b--\n";
+
+    #[test]
+    fn json_has_the_fields_callers_read() {
+        let v = render_json("f.eml", &analyze(DSN), Lang::En);
+        let r = &v["recipients"][0];
+        for k in ["address", "reason", "status", "reply_code", "action", "hardbounce", "remote_host", "diagnostic"] {
+            assert!(r.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(r["reason"], "userunknown");
+        assert_eq!(r["status"], "5.1.1");
+        assert_eq!(r["reply_code"], 550);
+        assert_eq!(r["hardbounce"], true);
+    }
+
+    #[test]
+    fn plain_lines_table() {
+        let ordinary = b"From: a@example.com\nTo: b@example.net\nSubject: hi\n\nhello\n";
+        let cases: &[(&[u8], Lang, &str)] = &[
+            (DSN, Lang::En, "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\tThe recipient address does not exist\n"),
+            (DSN, Lang::Ko, "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\t받는 사람 주소가 존재하지 않습니다\n"),
+            (ordinary, Lang::En, "f\t-\tnot-bounce\n"),
+        ];
+        for (msg, lang, want) in cases {
+            assert_eq!(render_plain("f", &analyze(msg), *lang), *want);
+        }
+        let v = render_json("f", &analyze(ordinary), Lang::En);
+        assert_eq!(v["recipients"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[test]
+    fn unreadable_file_is_reported_not_fatal() {
+        let mut out = Vec::new();
+        let ok = analyze_files_cli(&[PathBuf::from("/nonexistent/x.eml")], true, Lang::En, &mut out);
+        assert!(matches!(ok, Ok(false)));
+        assert!(out.is_empty());
+    }
+}

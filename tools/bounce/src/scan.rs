@@ -591,13 +591,18 @@ fn transcript_cmd(line: &str) -> Option<Command> {
     }
 }
 
+/// Largest notice whose Sendmail transcript is read per recipient.
+const MAX_TRANSCRIPT: usize = 64 * 1024;
+
 /// Old Sendmail transcripts (`While talking to host:` / `>>> CMD` /
 /// `<<< reply` / `554 <a@b>... Remote protocol error`): the recipient's
 /// own line, or, when that says nothing we know, the remote reply of its
 /// session. The session's command counts only for replies that concern
 /// this recipient or that stand in for it.
 fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)> {
-    if addr.is_empty() || !pre.contains("\n<<< ") {
+    // Transcripts are short; the bound keeps the per-recipient rescan from
+    // growing with huge notices.
+    if addr.is_empty() || pre.len() > MAX_TRANSCRIPT || !pre.contains("\n<<< ") {
         return None;
     }
     let low_addr = addr.to_ascii_lowercase();
