@@ -166,8 +166,12 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
         return Reason::UserUnknown;
     }
     let text = by_text(&folded);
+    // A refusal at the greeting is about the sending host: blocked, unless
+    // it names a connection limit or the PTR record itself.
+    let names_ptr = text == Some(Reason::RequirePtr) && folded.contains("ptr");
     if r.command == Some(Command::Connect)
-        && !matches!(text, Some(Reason::TooManyConn | Reason::Speeding | Reason::RequirePtr))
+        && !matches!(text, Some(Reason::TooManyConn | Reason::Speeding))
+        && !names_ptr
     {
         return Reason::Blocked;
     }
@@ -235,7 +239,8 @@ mod tests {
             ("5.0.0", "550 : User unknown (in reply to end of DATA command)", f, Filtered),
             ("5.1.0", "after MAIL FROM: 553 5.1.0 sender.example does not exist", f, Rejected),
             ("5.7.1", "after initial connection: 554 5.7.1 Go away", f, Blocked),
-            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, RequirePtr),
+            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, Blocked),
+            ("5.7.1", "after initial connection: 554 5.7.1 no PTR record for you", f, RequirePtr),
             ("2.0.0", "250 OK", Some(Action::Delivered), Delivered),
             ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted", f, AuthFailure),
             ("5.0.0", "550-5.7.1 Messages with multiple 550-5.7.1 addresses in From: header", f, NotCompliantRfc),
