@@ -268,6 +268,21 @@ fn sort_parts<'a>(msg: &'a Message<'a>) -> Sorted<'a> {
     s
 }
 
+/// Runs mail-parser, shielding callers from its internal assertions.
+///
+/// mail-parser 0.11.9 has a `debug_assert!` on malformed multipart nesting
+/// that the fuzz target reached (`tests/regress/`); in a debug build it
+/// panics. The parse is pure, so a panic leaves nothing behind and the
+/// input is then read as bare text.
+fn parse_mime(raw: &[u8], headers_only: bool) -> Option<Message<'_>> {
+    let parser = MessageParser::default();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if headers_only { parser.parse_headers(raw) } else { parser.parse(raw) }
+    }))
+    .ok()
+    .flatten()
+}
+
 /// Parses `raw` and extracts everything the classifier needs.
 pub fn parse(raw: &[u8]) -> Parsed {
     parse_nested(raw, 0)
@@ -278,8 +293,7 @@ const MAX_NESTING: usize = 2;
 
 fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
-    let parser = MessageParser::default();
-    let msg = parser.parse(raw);
+    let msg = parse_mime(raw, false);
     let mut out = Parsed::default();
 
     let Some(msg) = msg.as_ref() else {
@@ -391,7 +405,7 @@ fn read_original(s: &Sorted<'_>, o: &mut Original) {
 pub fn read_header_text(h: &str, o: &mut Original) {
     let end = h.find("\n\n").map_or(h.len(), |i| i + 1);
     let block = &h[..end.min(h.len())];
-    let Some(m) = MessageParser::default().parse_headers(block.as_bytes()) else { return };
+    let Some(m) = parse_mime(block.as_bytes(), true) else { return };
     if o.message_id.is_none() {
         o.message_id = m.message_id().map(|s| s.to_string());
     }

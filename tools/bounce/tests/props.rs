@@ -77,6 +77,16 @@ proptest! {
     }
 }
 
+/// Inputs the fuzz target found; each must analyse without a panic.
+#[test]
+fn fuzz_regressions() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/regress");
+    for e in std::fs::read_dir(dir).expect("tests/regress").flatten() {
+        let bytes = std::fs::read(e.path()).expect("read");
+        let _ = analyze(&bytes);
+    }
+}
+
 /// Large and pathological inputs finish quickly: no quadratic blow-up, no
 /// unbounded recipient list.
 #[test]
