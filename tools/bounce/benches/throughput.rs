@@ -17,7 +17,11 @@ use std::time::{Duration, Instant};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let emails = dir.join("emails");
-    let base = if emails.is_dir() { emails } else { dir.to_path_buf() };
+    let base = if emails.is_dir() {
+        emails
+    } else {
+        dir.to_path_buf()
+    };
     let mut v: Vec<PathBuf> = std::fs::read_dir(&base)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -32,7 +36,9 @@ fn ours(msgs: &[Vec<u8>]) -> f64 {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(2) || n == 0 {
         for m in msgs {
-            recipients += std::hint::black_box(nmail_bounce::analyze(m)).recipients.len();
+            recipients += std::hint::black_box(nmail_bounce::analyze(m))
+                .recipients
+                .len();
             n += 1;
         }
     }
@@ -71,7 +77,10 @@ fn sisimai(files: &[PathBuf]) -> Option<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let dir = args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -80,12 +89,23 @@ fn main() {
     let paths = files(&dir);
     let msgs: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
     let bytes: usize = msgs.iter().map(Vec::len).sum();
-    println!("corpus {}: {} messages, {} bytes", dir.display(), msgs.len(), bytes);
+    println!(
+        "corpus {}: {} messages, {} bytes",
+        dir.display(),
+        msgs.len(),
+        bytes
+    );
     let rate = ours(&msgs);
-    println!("nmail-bounce: {rate:.0} messages/s ({:.1} MB/s)", rate * bytes as f64 / msgs.len() as f64 / 1e6);
+    println!(
+        "nmail-bounce: {rate:.0} messages/s ({:.1} MB/s)",
+        rate * bytes as f64 / msgs.len() as f64 / 1e6
+    );
     if args.iter().any(|a| a == "--sisimai") {
         match sisimai(&paths) {
-            Some(s) => println!("Sisimai: {s:.0} messages/s; nmail-bounce is {:.1}x", rate / s),
+            Some(s) => println!(
+                "Sisimai: {s:.0} messages/s; nmail-bounce is {:.1}x",
+                rate / s
+            ),
             None => println!("Sisimai not available (apt-get install libsisimai-perl)"),
         }
     }

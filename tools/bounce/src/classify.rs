@@ -32,7 +32,10 @@ fn code_matches(c: &Code, s: StatusCode) -> bool {
 
 fn by_status(table: &[(Code, Reason)], s: Option<StatusCode>) -> Option<Reason> {
     let s = s?;
-    table.iter().find(|(c, _)| code_matches(c, s)).map(|(_, r)| *r)
+    table
+        .iter()
+        .find(|(c, _)| code_matches(c, s))
+        .map(|(_, r)| *r)
 }
 
 /// The first reason whose phrases match the folded text.
@@ -40,7 +43,9 @@ pub fn by_text(folded: &str) -> Option<Reason> {
     if folded.is_empty() {
         return None;
     }
-    crate::pattern::TableMatcher::get().first(folded).map(|i| TEXT_RULES[i].reason)
+    crate::pattern::TableMatcher::get()
+        .first(folded)
+        .map(|i| TEXT_RULES[i].reason)
 }
 
 /// Folds a diagnostic for matching and drops the reply and status codes,
@@ -53,7 +58,9 @@ pub fn match_text(diag: &str) -> String {
         let t = w.trim_end_matches([',', ':', ';']);
         let is_reply = t.len() >= 3
             && t.as_bytes()[..3].iter().all(u8::is_ascii_digit)
-            && (t.len() == 3 || t.as_bytes()[3] == b'-' && (t.len() == 4 || StatusCode::parse(&t[4..]).is_some()));
+            && (t.len() == 3
+                || t.as_bytes()[3] == b'-'
+                    && (t.len() == 4 || StatusCode::parse(&t[4..]).is_some()));
         if is_reply || StatusCode::parse(t.trim_start_matches('#')).is_some() {
             continue;
         }
@@ -71,7 +78,9 @@ fn with_rcpt_token(folded: &str, addr: &str) -> String {
     if a.is_empty() || !folded.contains(&a) {
         return folded.to_string();
     }
-    folded.replace(&format!("<{a}>"), "<rcpt>").replace(&a, "<rcpt>")
+    folded
+        .replace(&format!("<{a}>"), "<rcpt>")
+        .replace(&a, "<rcpt>")
 }
 
 /// RFC 3463 X.1.1, X.1.3 and X.1.10: the server itself says the mailbox
@@ -117,12 +126,21 @@ fn refine(reason: Reason, r: &Raw) -> Reason {
 /// `AUP#CDRBL`, `AUP#In-1310`: a provider's own refusal code.
 fn by_aup(folded: &str) -> Option<Reason> {
     let i = folded.find("aup#")?;
-    let code: String = folded[i + 4..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let code: String = folded[i + 4..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     let num = code.rsplit('-').next().and_then(|n| n.parse::<u16>().ok());
     if let Some(n) = num {
-        return AUP_RANGES.iter().find(|(a, b, _)| (*a..=*b).contains(&n)).map(|(_, _, r)| *r);
+        return AUP_RANGES
+            .iter()
+            .find(|(a, b, _)| (*a..=*b).contains(&n))
+            .map(|(_, _, r)| *r);
     }
-    AUP_CODES.iter().find(|(p, _)| code.starts_with(p)).map(|(_, r)| *r)
+    AUP_CODES
+        .iter()
+        .find(|(p, _)| code.starts_with(p))
+        .map(|(_, r)| *r)
 }
 
 fn by_domain(addr: &str) -> Option<Reason> {
@@ -135,8 +153,10 @@ fn by_domain(addr: &str) -> Option<Reason> {
 
 /// The reason for one failed (or delayed, or delivered) recipient.
 pub fn classify(r: &Raw, subject: &str) -> Reason {
-    let success = matches!(r.action, Some(Action::Delivered | Action::Relayed | Action::Expanded))
-        || r.status.is_some_and(|s| s.class == 2);
+    let success = matches!(
+        r.action,
+        Some(Action::Delivered | Action::Relayed | Action::Expanded)
+    ) || r.status.is_some_and(|s| s.class == 2);
     if success {
         return Reason::Delivered;
     }
@@ -146,10 +166,10 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     if let Some(reason) = by_status(STRONG_STATUS, r.status) {
         return reason;
     }
-    if r.reply.is_none() {
-        if let Some(reason) = by_domain(&r.address) {
-            return reason;
-        }
+    if r.reply.is_none()
+        && let Some(reason) = by_domain(&r.address)
+    {
+        return reason;
     }
     let folded = if r.status_comment.is_empty() {
         match_text(&r.diagnostic)
@@ -224,28 +244,108 @@ mod tests {
         use Reason::*;
         let f = Some(Action::Failed);
         let cases: &[(&str, &str, Option<Action>, Reason)] = &[
-            ("5.1.1", "550 5.1.1 <a@example.net>... User Unknown", f, UserUnknown),
+            (
+                "5.1.1",
+                "550 5.1.1 <a@example.net>... User Unknown",
+                f,
+                UserUnknown,
+            ),
             ("", "550 user unknown", f, Filtered),
             ("5.0.0", "550 : User unknown", f, Filtered),
             ("5.0.0", "550 <a@example.net>: User unknown", f, UserUnknown),
             ("5.1.1", "550 5.1.1 user unknown", f, UserUnknown),
-            ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown (in reply to RCPT TO command)", f, UserUnknown),
-            ("5.2.1", "The email account that you tried to reach is disabled", f, Suspend),
-            ("5.2.2", "552 5.2.2 Mailbox full, quota exceeded", f, MailboxFull),
-            ("5.2.3", "552 5.2.3 Message size exceeds fixed maximum", f, ExceedLimit),
-            ("4.4.7", "451 4.4.7 Connection timed out", Some(Action::Delayed), Expired),
-            ("4.4.1", "connect to x[192.0.2.1]:25: No route to host", Some(Action::Delayed), NetworkError),
-            ("5.7.1", "554 5.7.1 Client host [192.0.2.25] blocked using a DNS blocklist", f, Blocked),
-            ("5.0.0", "550 : User unknown (in reply to end of DATA command)", f, Filtered),
-            ("5.1.0", "after MAIL FROM: 553 5.1.0 sender.example does not exist", f, Rejected),
-            ("5.7.1", "after initial connection: 554 5.7.1 Go away", f, Blocked),
-            ("5.7.1", "after initial connection: 554 5.7.1 Missing reverse DNS", f, Blocked),
-            ("5.7.1", "after initial connection: 554 5.7.1 no PTR record for you", f, RequirePtr),
+            (
+                "5.2.1",
+                "550 5.2.1 <a@example.net>... User Unknown (in reply to RCPT TO command)",
+                f,
+                UserUnknown,
+            ),
+            (
+                "5.2.1",
+                "The email account that you tried to reach is disabled",
+                f,
+                Suspend,
+            ),
+            (
+                "5.2.2",
+                "552 5.2.2 Mailbox full, quota exceeded",
+                f,
+                MailboxFull,
+            ),
+            (
+                "5.2.3",
+                "552 5.2.3 Message size exceeds fixed maximum",
+                f,
+                ExceedLimit,
+            ),
+            (
+                "4.4.7",
+                "451 4.4.7 Connection timed out",
+                Some(Action::Delayed),
+                Expired,
+            ),
+            (
+                "4.4.1",
+                "connect to x[192.0.2.1]:25: No route to host",
+                Some(Action::Delayed),
+                NetworkError,
+            ),
+            (
+                "5.7.1",
+                "554 5.7.1 Client host [192.0.2.25] blocked using a DNS blocklist",
+                f,
+                Blocked,
+            ),
+            (
+                "5.0.0",
+                "550 : User unknown (in reply to end of DATA command)",
+                f,
+                Filtered,
+            ),
+            (
+                "5.1.0",
+                "after MAIL FROM: 553 5.1.0 sender.example does not exist",
+                f,
+                Rejected,
+            ),
+            (
+                "5.7.1",
+                "after initial connection: 554 5.7.1 Go away",
+                f,
+                Blocked,
+            ),
+            (
+                "5.7.1",
+                "after initial connection: 554 5.7.1 Missing reverse DNS",
+                f,
+                Blocked,
+            ),
+            (
+                "5.7.1",
+                "after initial connection: 554 5.7.1 no PTR record for you",
+                f,
+                RequirePtr,
+            ),
             ("2.0.0", "250 OK", Some(Action::Delivered), Delivered),
-            ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted", f, AuthFailure),
-            ("5.0.0", "550-5.7.1 Messages with multiple 550-5.7.1 addresses in From: header", f, NotCompliantRfc),
+            (
+                "5.7.26",
+                "550 5.7.26 Unauthenticated email is not accepted",
+                f,
+                AuthFailure,
+            ),
+            (
+                "5.0.0",
+                "550-5.7.1 Messages with multiple 550-5.7.1 addresses in From: header",
+                f,
+                NotCompliantRfc,
+            ),
             ("5.0.0", "550 사서함 용량이 초과되었습니다", f, MailboxFull),
-            ("5.1.1", "550 5.1.1 존재하지 않는 사용자입니다", f, UserUnknown),
+            (
+                "5.1.1",
+                "550 5.1.1 존재하지 않는 사용자입니다",
+                f,
+                UserUnknown,
+            ),
             ("4.0.0", "DNS Error: Domain name not found", f, NetworkError),
             ("", "", f, Undefined),
         ];
@@ -262,7 +362,10 @@ mod tests {
 
     #[test]
     fn match_text_drops_codes() {
-        assert_eq!(match_text("550-5.7.1 a b 550 5.7.1 c (#5.4.4)"), "a b c (#5.4.4)");
+        assert_eq!(
+            match_text("550-5.7.1 a b 550 5.7.1 c (#5.4.4)"),
+            "a b c (#5.4.4)"
+        );
         assert_eq!(match_text("rfc 5322 says"), "rfc 5322 says");
     }
 }

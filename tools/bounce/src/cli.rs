@@ -59,7 +59,11 @@ pub fn render_plain(file: &str, a: &Analysis, lang: Lang) -> String {
         let dash = || "-".to_string();
         out.push_str(&format!(
             "{file}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            if r.address.is_empty() { "-" } else { &r.address },
+            if r.address.is_empty() {
+                "-"
+            } else {
+                &r.address
+            },
             r.reason,
             r.status.map_or_else(dash, |s| s.to_string()),
             r.reply_code.map_or_else(dash, |c| c.to_string()),
@@ -121,7 +125,16 @@ Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--
     fn json_has_the_fields_callers_read() {
         let v = render_json("f.eml", &analyze(DSN), Lang::En);
         let r = &v["recipients"][0];
-        for k in ["address", "reason", "status", "reply_code", "action", "hardbounce", "remote_host", "diagnostic"] {
+        for k in [
+            "address",
+            "reason",
+            "status",
+            "reply_code",
+            "action",
+            "hardbounce",
+            "remote_host",
+            "diagnostic",
+        ] {
             assert!(r.get(k).is_some(), "missing {k}");
         }
         assert_eq!(r["reason"], "userunknown");
@@ -134,8 +147,16 @@ Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--
     fn plain_lines_table() {
         let ordinary = b"From: a@example.com\nTo: b@example.net\nSubject: hi\n\nhello\n";
         let cases: &[(&[u8], Lang, &str)] = &[
-            (DSN, Lang::En, "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\tThe recipient address does not exist\n"),
-            (DSN, Lang::Ko, "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\t받는 사람 주소가 존재하지 않습니다\n"),
+            (
+                DSN,
+                Lang::En,
+                "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\tThe recipient address does not exist\n",
+            ),
+            (
+                DSN,
+                Lang::Ko,
+                "f\tx@example.net\tuserunknown\t5.1.1\t550\tfailed\thard\t받는 사람 주소가 존재하지 않습니다\n",
+            ),
             (ordinary, Lang::En, "f\t-\tnot-bounce\n"),
         ];
         for (msg, lang, want) in cases {
@@ -148,7 +169,12 @@ Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--
     #[test]
     fn unreadable_file_is_reported_not_fatal() {
         let mut out = Vec::new();
-        let ok = analyze_files_cli(&[PathBuf::from("/nonexistent/x.eml")], true, Lang::En, &mut out);
+        let ok = analyze_files_cli(
+            &[PathBuf::from("/nonexistent/x.eml")],
+            true,
+            Lang::En,
+            &mut out,
+        );
         assert!(matches!(ok, Ok(false)));
         assert!(out.is_empty());
     }

@@ -39,7 +39,11 @@ impl StatusCode {
         if !matches!(class, 2 | 4 | 5) {
             return None;
         }
-        Some(StatusCode { class, subject: subject.parse().ok()?, detail: detail.parse().ok()? })
+        Some(StatusCode {
+            class,
+            subject: subject.parse().ok()?,
+            detail: detail.parse().ok()?,
+        })
     }
 
     /// True for `X.0.0`, which says only "success" or "failure".
@@ -134,18 +138,23 @@ fn reply_tokens(t: &[u8]) -> impl Iterator<Item = (usize, ReplyCode)> + '_ {
             if w[1] > b'5' {
                 continue;
             }
-            let before_ok = s == 0 || !(is_tok_char(t[s - 1]) || t[s - 1] == b':' && s >= 2 && t[s - 2].is_ascii_digit());
+            let before_ok = s == 0
+                || !(is_tok_char(t[s - 1])
+                    || t[s - 1] == b':' && s >= 2 && t[s - 2].is_ascii_digit());
             let after = t.get(s + 3).copied();
             let after_ok = match after {
                 None => true,
-                Some(b' ' | b'-' | b'\t' | b'\r' | b'\n' | b',' | b';' | b')' | b'\'' | b'"' | b']') => true,
+                Some(
+                    b' ' | b'-' | b'\t' | b'\r' | b'\n' | b',' | b';' | b')' | b'\'' | b'"' | b']',
+                ) => true,
                 Some(b':') => true,
                 Some(b'.') => !t.get(s + 4).is_some_and(u8::is_ascii_digit),
                 _ => false,
             };
             if before_ok && after_ok {
                 i = s + 3;
-                let n = (w[0] - b'0') as u16 * 100 + (w[1] - b'0') as u16 * 10 + (w[2] - b'0') as u16;
+                let n =
+                    (w[0] - b'0') as u16 * 100 + (w[1] - b'0') as u16 * 10 + (w[2] - b'0') as u16;
                 return Some((s, ReplyCode(n)));
             }
         }
@@ -164,15 +173,19 @@ pub fn find_codes(text: &str) -> FoundCodes {
         }
         // "550 5.1.1" or "550-5.1.1": the enhanced code follows at once.
         let rest = &t[pos + 3..];
-        let skip = rest.iter().take(3).take_while(|b| matches!(b, b' ' | b'-' | b'\'' | b'"')).count();
-        if skip > 0 {
-            if let Some((0, _, c)) = status_tokens(&rest[skip..]).next() {
-                if c.class == rc.class() && paired.is_none_or(|p| p.is_generic() && !c.is_generic()) {
-                    paired = Some(c);
-                    if out.reply.is_some_and(|r| r.class() != rc.class()) {
-                        out.reply = Some(rc);
-                    }
-                }
+        let skip = rest
+            .iter()
+            .take(3)
+            .take_while(|b| matches!(b, b' ' | b'-' | b'\'' | b'"'))
+            .count();
+        if skip > 0
+            && let Some((0, _, c)) = status_tokens(&rest[skip..]).next()
+            && c.class == rc.class()
+            && paired.is_none_or(|p| p.is_generic() && !c.is_generic())
+        {
+            paired = Some(c);
+            if out.reply.is_some_and(|r| r.class() != rc.class()) {
+                out.reply = Some(rc);
             }
         }
     }
@@ -207,20 +220,44 @@ mod tests {
             ("x.1.1", None),
         ];
         for (s, want) in cases {
-            assert_eq!(StatusCode::parse(s).map(|c| c.to_string()).as_deref(), *want, "{s}");
+            assert_eq!(
+                StatusCode::parse(s).map(|c| c.to_string()).as_deref(),
+                *want,
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn find_table() {
         let cases: &[(&str, Option<u16>, Option<&str>)] = &[
-            ("550 5.1.1 <a@example.com>... User Unknown", Some(550), Some("5.1.1")),
-            ("host mx [192.0.2.250]: 550-5.7.1 blocked", Some(550), Some("5.7.1")),
-            ("smtp; 550 5.0.0 <a@b>: 5.1.1 unknown", Some(550), Some("5.1.1")),
-            ("Sorry, I couldn't find a mail exchanger. (#5.4.4)", None, Some("5.4.4")),
+            (
+                "550 5.1.1 <a@example.com>... User Unknown",
+                Some(550),
+                Some("5.1.1"),
+            ),
+            (
+                "host mx [192.0.2.250]: 550-5.7.1 blocked",
+                Some(550),
+                Some("5.7.1"),
+            ),
+            (
+                "smtp; 550 5.0.0 <a@b>: 5.1.1 unknown",
+                Some(550),
+                Some("5.1.1"),
+            ),
+            (
+                "Sorry, I couldn't find a mail exchanger. (#5.4.4)",
+                None,
+                Some("5.4.4"),
+            ),
             ("connect to 192.0.2.25:25: timed out", None, None),
             ("Thu, 29 Apr 2014 23:34:45 +0900", None, None),
-            ("#550 5.2.2 STOREDRV.Deliver: mailbox full", Some(550), Some("5.2.2")),
+            (
+                "#550 5.2.2 STOREDRV.Deliver: mailbox full",
+                Some(550),
+                Some("5.2.2"),
+            ),
             ("554 Message not allowed", Some(554), None),
             ("version 5.4.6.", None, Some("5.4.6")),
         ];

@@ -117,7 +117,10 @@ pub struct Explanation {
 
 /// Explains `reason` in `lang`. Cheap: a table look-up, no allocation.
 pub fn explain(reason: Reason, lang: Lang) -> Explanation {
-    let row = TEXTS.iter().find(|r| r.0 == reason).unwrap_or(&TEXTS[TEXTS.len() - 1]);
+    let row = TEXTS
+        .iter()
+        .find(|r| r.0 == reason)
+        .unwrap_or(&TEXTS[TEXTS.len() - 1]);
     let t = match lang {
         Lang::En => row.2,
         Lang::Ko => row.3,
@@ -143,16 +146,29 @@ mod tests {
             for lang in [Lang::Ko, Lang::En] {
                 let e = explain(r, lang);
                 assert_eq!(e.reason, r, "row missing for {r}");
-                assert!(!e.title.is_empty() && !e.what.is_empty() && !e.todo.is_empty(), "{r} {lang}");
+                assert!(
+                    !e.title.is_empty() && !e.what.is_empty() && !e.todo.is_empty(),
+                    "{r} {lang}"
+                );
             }
             let ko = explain(r, Lang::Ko);
-            assert!(ko.what.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)), "{r}: ko text is not Korean");
+            assert!(
+                ko.what
+                    .chars()
+                    .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+                "{r}: ko text is not Korean"
+            );
         }
     }
 
     #[test]
     fn lang_table() {
-        let cases = [("ko", Some(Lang::Ko)), ("ko-KR", Some(Lang::Ko)), ("EN_us", Some(Lang::En)), ("ja", None)];
+        let cases = [
+            ("ko", Some(Lang::Ko)),
+            ("ko-KR", Some(Lang::Ko)),
+            ("EN_us", Some(Lang::En)),
+            ("ja", None),
+        ];
         for (s, want) in cases {
             assert_eq!(s.parse::<Lang>().ok(), want, "{s}");
         }

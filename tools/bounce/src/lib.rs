@@ -177,7 +177,9 @@ fn is_mbox_from_line(b: &[u8]) -> bool {
     let rest: Vec<&str> = words.collect();
     !sender.is_empty()
         && rest.len() >= 4
-        && rest.iter().any(|w| w.len() == 8 && w.matches(':').count() == 2)
+        && rest
+            .iter()
+            .any(|w| w.len() == 8 && w.matches(':').count() == 2)
 }
 
 /// Analyses one message given as raw bytes (RFC 5322, any line endings).
@@ -217,7 +219,12 @@ fn analyze_one(message: &[u8]) -> Analysis {
     let mut recipients = Vec::with_capacity(p.records.len());
     if kind != Kind::NotBounce {
         for r in &p.records {
-            recipients.push(result_for(kind, p.shape.unwrap_or(Shape::Other), r, &p.subject));
+            recipients.push(result_for(
+                kind,
+                p.shape.unwrap_or(Shape::Other),
+                r,
+                &p.subject,
+            ));
         }
     }
     let returned_to = p.top_to.clone();

@@ -50,7 +50,9 @@ impl Action {
     }
 
     fn parse(s: &str) -> Option<Action> {
-        let w = s.split(|c: char| !c.is_ascii_alphabetic()).find(|w| !w.is_empty())?;
+        let w = s
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .find(|w| !w.is_empty())?;
         Some(match w.to_ascii_lowercase().as_str() {
             "failed" | "failure" => Action::Failed,
             "delayed" | "delay" => Action::Delayed,
@@ -159,8 +161,13 @@ impl Top<'_> {
         self.header("From").is_some_and(|f| f.trim() == "<>")
             || matches!(
                 local,
-                "mailer-daemon" | "postmaster" | "mail-daemon" | "maildaemon" | "mailerdaemon"
-                    | "post_master" | "mail.daemon"
+                "mailer-daemon"
+                    | "postmaster"
+                    | "mail-daemon"
+                    | "maildaemon"
+                    | "mailerdaemon"
+                    | "post_master"
+                    | "mail.daemon"
             )
             || local.starts_with("mailer-daemon")
             || local.starts_with("postmaster")
@@ -172,9 +179,16 @@ impl Top<'_> {
 }
 
 fn first_addr(a: Option<&Address<'_>>) -> (Option<String>, String) {
-    let Some(a) = a else { return (None, String::new()) };
-    let Some(f) = a.first() else { return (None, String::new()) };
-    let addr = f.address().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let Some(a) = a else {
+        return (None, String::new());
+    };
+    let Some(f) = a.first() else {
+        return (None, String::new());
+    };
+    let addr = f
+        .address()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     (addr, f.name().unwrap_or("").to_string())
 }
 
@@ -263,7 +277,8 @@ fn sort_parts<'a>(msg: &'a Message<'a>) -> Sorted<'a> {
         }
     }
     if s.notice.is_empty() {
-        s.notice.extend(html.into_iter().map(|h| Cow::Owned(scan::strip_html(h))));
+        s.notice
+            .extend(html.into_iter().map(|h| Cow::Owned(scan::strip_html(h))));
     }
     s
 }
@@ -277,7 +292,11 @@ fn sort_parts<'a>(msg: &'a Message<'a>) -> Sorted<'a> {
 fn parse_mime(raw: &[u8], headers_only: bool) -> Option<Message<'_>> {
     let parser = MessageParser::default();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        if headers_only { parser.parse_headers(raw) } else { parser.parse(raw) }
+        if headers_only {
+            parser.parse_headers(raw)
+        } else {
+            parser.parse(raw)
+        }
     }))
     .ok()
     .flatten()
@@ -299,7 +318,13 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     let Some(msg) = msg.as_ref() else {
         // Not even a header block: treat the bytes as a bare notice.
         let text = lossy(raw);
-        let top = Top { msg: None, from: None, from_name: String::new(), to: None, subject: String::new() };
+        let top = Top {
+            msg: None,
+            from: None,
+            from_name: String::new(),
+            to: None,
+            subject: String::new(),
+        };
         scan::scan_text(&text, &top, &mut out);
         return out;
     };
@@ -326,13 +351,21 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
         return out;
     }
 
-    let notice: String = sorted.notice.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join("\n");
+    let notice: String = sorted
+        .notice
+        .iter()
+        .map(|c| c.as_ref())
+        .collect::<Vec<_>>()
+        .join("\n");
     if crate::ses::read(&notice, &mut out) {
         return out;
     }
     // Apple Mail's one-click unsubscribe is an opt-out complaint sent as a
     // plain auto-reply.
-    if top.header("X-Apple-Unsubscribe").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if top
+        .header("X-Apple-Unsubscribe")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         out.shape = Some(Shape::Feedback);
         out.records.push(Raw {
             address: top.from.clone().unwrap_or_default(),
@@ -358,18 +391,21 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     }
     // A bounce forwarded as an attachment (a postmaster copy, a relay that
     // wraps notices): read the inner report.
-    if let Some(inner) = sorted.orig_msg.filter(|_| depth < MAX_NESTING) {
-        if looks_like_report(inner) {
-            let p = parse_nested(inner.raw_message(), depth + 1);
-            if !p.records.is_empty() && matches!(p.shape, Some(Shape::Dsn | Shape::Text)) {
-                return p;
-            }
+    if let Some(inner) = sorted.orig_msg.filter(|_| depth < MAX_NESTING)
+        && looks_like_report(inner)
+    {
+        let p = parse_nested(inner.raw_message(), depth + 1);
+        if !p.records.is_empty() && matches!(p.shape, Some(Shape::Dsn | Shape::Text)) {
+            return p;
         }
     }
     scan::scan_text(&notice, &top, &mut out);
     if out.shape.is_none() && scan::is_auto_reply(&top) {
         out.shape = Some(Shape::AutoReply);
-        out.records.push(Raw { address: top.from.clone().unwrap_or_default(), ..Raw::default() });
+        out.records.push(Raw {
+            address: top.from.clone().unwrap_or_default(),
+            ..Raw::default()
+        });
     }
     out
 }
@@ -383,7 +419,13 @@ fn looks_like_report(m: &Message<'_>) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"));
     let (from, name) = first_addr(m.from());
     let subject = m.subject().unwrap_or("").to_string();
-    let top = Top { msg: Some(m), from, from_name: name, to: None, subject };
+    let top = Top {
+        msg: Some(m),
+        from,
+        from_name: name,
+        to: None,
+        subject,
+    };
     report || top.daemon_from() && scan::subject_is_bounce(&top.subject)
 }
 
@@ -405,7 +447,9 @@ fn read_original(s: &Sorted<'_>, o: &mut Original) {
 pub fn read_header_text(h: &str, o: &mut Original) {
     let end = h.find("\n\n").map_or(h.len(), |i| i + 1);
     let block = &h[..end.min(h.len())];
-    let Some(m) = parse_mime(block.as_bytes(), true) else { return };
+    let Some(m) = parse_mime(block.as_bytes(), true) else {
+        return;
+    };
     if o.message_id.is_none() {
         o.message_id = m.message_id().map(|s| s.to_string());
     }
@@ -442,18 +486,21 @@ fn fields(text: &str) -> Vec<Option<(String, String)>> {
         }
         if let Some((n, v)) = line.split_once(':') {
             let n = n.trim();
-            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 out.push(Some((n.to_ascii_lowercase(), v.trim().to_string())));
                 continue;
             }
         }
         // A stray line: keep it with the previous value (some MTAs wrap
         // long Diagnostic-Code values without the leading blank).
-        if let Some(Some((n, v))) = out.last_mut() {
-            if n == "diagnostic-code" {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
+        if let Some(Some((n, v))) = out.last_mut()
+            && n == "diagnostic-code"
+        {
+            v.push(' ');
+            v.push_str(line.trim());
         }
     }
     out
@@ -465,9 +512,14 @@ fn typed_address(v: &str) -> String {
         Some((_, a)) => a,
         None => v,
     };
-    let a = a.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let a = a
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     let a = a.split_whitespace().next().unwrap_or("");
-    a.trim_matches(|c| c == '<' || c == '>' || c == '"' || c == '\'').to_string()
+    a.trim_matches(|c| c == '<' || c == '>' || c == '"' || c == '\'')
+        .to_string()
 }
 
 /// `dns; mx.example.net` to `mx.example.net`.
@@ -497,7 +549,9 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
             continue;
         };
         match name.as_str() {
-            "final-recipient" | "x-actual-recipient" if name == "final-recipient" || cur.is_none() => {
+            "final-recipient" | "x-actual-recipient"
+                if name == "final-recipient" || cur.is_none() =>
+            {
                 if cur.as_ref().is_some_and(|c| !c.address.is_empty()) {
                     flush(&mut cur, out);
                 }
@@ -512,7 +566,12 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
                 match cur.as_mut() {
                     Some(c) if c.original_recipient.is_none() => c.original_recipient = Some(a),
                     // Some gateways (McAfee) send Original-Recipient alone.
-                    None => cur = Some(Raw { original_recipient: Some(a), ..Raw::default() }),
+                    None => {
+                        cur = Some(Raw {
+                            original_recipient: Some(a),
+                            ..Raw::default()
+                        })
+                    }
                     _ => pending_orig = Some(a),
                 }
             }
@@ -523,7 +582,10 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
             }
             "status" => {
                 if let Some(c) = cur.as_mut() {
-                    let tok = value.split(|ch: char| ch.is_whitespace() || ch == '(').next().unwrap_or("");
+                    let tok = value
+                        .split(|ch: char| ch.is_whitespace() || ch == '(')
+                        .next()
+                        .unwrap_or("");
                     c.status = StatusCode::parse(tok.trim_end_matches(['.', ',', ';']));
                     // RFC 3464 §2.3.4 allows a comment after the code
                     // (PowerMTA: "5.2.1 (mailbox disabled, not accepting
@@ -564,7 +626,9 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
 /// True for `local@domain.tld`.
 pub fn is_mailbox(a: &str) -> bool {
     match a.rsplit_once('@') {
-        Some((l, d)) => !l.is_empty() && d.contains('.') && !d.ends_with('.') && !a.contains([' ', '|', '/']),
+        Some((l, d)) => {
+            !l.is_empty() && d.contains('.') && !d.ends_with('.') && !a.contains([' ', '|', '/'])
+        }
         None => false,
     }
 }
@@ -574,10 +638,10 @@ pub fn is_mailbox(a: &str) -> bool {
 /// as a pipe or file (Exim, Sendmail aliases). Use the Original-Recipient,
 /// or an address inside the value.
 fn fix_address(r: &mut Raw) {
-    if let Some((_, tail)) = r.address.rsplit_once(':') {
-        if r.address.starts_with('@') {
-            r.address = tail.to_string();
-        }
+    if let Some((_, tail)) = r.address.rsplit_once(':')
+        && r.address.starts_with('@')
+    {
+        r.address = tail.to_string();
     }
     if is_mailbox(&r.address) {
         return;
@@ -601,7 +665,9 @@ pub fn apply_codes(r: &mut Raw, f: FoundCodes) {
     }
     match (r.status, f.status) {
         (None, s) => r.status = s,
-        (Some(have), Some(s)) if have.class == s.class && !(s.is_generic() && !have.is_generic()) => {
+        (Some(have), Some(s))
+            if have.class == s.class && (!s.is_generic() || have.is_generic()) =>
+        {
             r.status = Some(s)
         }
         _ => {}

@@ -40,7 +40,8 @@ pub fn fold(s: &str) -> String {
 pub fn matches(hay: &str, pat: &str) -> bool {
     if let Some(p) = pat.strip_prefix('^') {
         let first = p.split('*').next().unwrap_or("").trim_start();
-        return hay.starts_with(first) && matches(&hay[first.len()..], &p[first.len().min(p.len())..]);
+        return hay.starts_with(first)
+            && matches(&hay[first.len()..], &p[first.len().min(p.len())..]);
     }
     let mut rest = hay;
     for piece in pat.split('*') {
@@ -100,7 +101,11 @@ impl TableMatcher {
             rows.push(row);
         }
         let ac = aho_corasick::AhoCorasick::new(&pieces).ok();
-        TableMatcher { ac, rows, pieces: pieces.len() }
+        TableMatcher {
+            ac,
+            rows,
+            pieces: pieces.len(),
+        }
     }
 
     /// The shared matcher, built on first use.
@@ -112,7 +117,10 @@ impl TableMatcher {
     /// Index of the first rule row with a matching pattern.
     pub fn first(&self, hay: &str) -> Option<usize> {
         let Some(ac) = &self.ac else {
-            return self.rows.iter().position(|row| row.iter().any(|(_, p)| matches(hay, p)));
+            return self
+                .rows
+                .iter()
+                .position(|row| row.iter().any(|(_, p)| matches(hay, p)));
         };
         let mut seen = vec![false; self.pieces];
         for m in ac.find_overlapping_iter(hay) {
@@ -120,7 +128,8 @@ impl TableMatcher {
         }
         self.rows.iter().position(|row| {
             row.iter().any(|(ids, p)| {
-                ids.iter().all(|&i| seen[i]) && (ids.len() == 1 && !p.starts_with('^') || matches(hay, p))
+                ids.iter().all(|&i| seen[i])
+                    && (ids.len() == 1 && !p.starts_with('^') || matches(hay, p))
             })
         })
     }

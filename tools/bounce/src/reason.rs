@@ -143,7 +143,10 @@ names! {
 impl Reason {
     /// True for labels that are not delivery failures.
     pub const fn is_failure(self) -> bool {
-        !matches!(self, Reason::Delivered | Reason::Feedback | Reason::Vacation)
+        !matches!(
+            self,
+            Reason::Delivered | Reason::Feedback | Reason::Vacation
+        )
     }
 
     /// Whether the address itself is bad, so that a sender should stop

@@ -8,7 +8,10 @@
 //! and cut the notice into one block of text per address.
 
 use crate::codes::find_codes;
-use crate::parse::{Command, Original, Parsed, Raw, Shape, Top, apply_codes, read_header_text, MAX_DIAGNOSTIC, MAX_RECIPIENTS};
+use crate::parse::{
+    Command, MAX_DIAGNOSTIC, MAX_RECIPIENTS, Original, Parsed, Raw, Shape, Top, apply_codes,
+    read_header_text,
+};
 use crate::pattern::fold;
 
 /// Lines (folded) that introduce the copy of the original message.
@@ -44,12 +47,21 @@ const ORIGINAL_MARKERS: &[&str] = &[
 
 /// First header names that start a pasted header block.
 const HEADER_STARTS: &[&str] = &[
-    "return-path:", "received:", "dkim-signature:", "message-id:", "x-original-to:",
-    "delivered-to:", "arc-seal:", "x-received:", "x-google-smtp-source:",
+    "return-path:",
+    "received:",
+    "dkim-signature:",
+    "message-id:",
+    "x-original-to:",
+    "delivered-to:",
+    "arc-seal:",
+    "x-received:",
+    "x-google-smtp-source:",
 ];
 
 fn is_header_line(l: &str) -> bool {
-    let Some((n, _)) = l.split_once(':') else { return false };
+    let Some((n, _)) = l.split_once(':') else {
+        return false;
+    };
     !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
@@ -105,7 +117,12 @@ pub fn strip_html(h: &str) -> String {
             '>' if in_tag => {
                 in_tag = false;
                 let t = tag.to_ascii_lowercase();
-                if t.starts_with("br") || t.starts_with("/p") || t.starts_with("/div") || t.starts_with("/tr") || t.starts_with("p") {
+                if t.starts_with("br")
+                    || t.starts_with("/p")
+                    || t.starts_with("/div")
+                    || t.starts_with("/tr")
+                    || t.starts_with("p")
+                {
                     out.push('\n');
                 }
             }
@@ -117,7 +134,11 @@ pub fn strip_html(h: &str) -> String {
             _ => out.push(ch),
         }
     }
-    out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("&quot;", "\"")
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
 }
 
 fn is_local_char(b: u8) -> bool {
@@ -155,11 +176,15 @@ pub fn find_addresses(text: &str) -> Vec<(usize, String)> {
         if s == at || e <= at + 1 {
             continue;
         }
-        let Ok(dom) = std::str::from_utf8(&t[at + 1..e]) else { continue };
+        let Ok(dom) = std::str::from_utf8(&t[at + 1..e]) else {
+            continue;
+        };
         if !dom.contains('.') || dom.starts_with('.') || dom.contains("..") {
             continue;
         }
-        let Ok(a) = std::str::from_utf8(&t[s..e]) else { continue };
+        let Ok(a) = std::str::from_utf8(&t[s..e]) else {
+            continue;
+        };
         out.push((s, a.to_string()));
         i = e;
     }
@@ -173,12 +198,30 @@ fn is_daemon_local(a: &str) -> bool {
 
 /// Words just before an address that say it is not a recipient.
 fn preceded_by_sender_word(text: &str, pos: usize) -> bool {
-    let start = text[..pos].char_indices().rev().nth(24).map_or(0, |(i, _)| i);
+    let start = text[..pos]
+        .char_indices()
+        .rev()
+        .nth(24)
+        .map_or(0, |(i, _)| i);
     let before = text[start..pos].to_ascii_lowercase();
     let before = before.trim_end_matches(['<', ' ', '"', '(', '[', ':']);
-    ["from", "from:", "mail from", "sender", "envelope-from", "message-id", "cid", "return-path", "reply-to", "contact", "hello", "dear", "mailto"]
-        .iter()
-        .any(|w| before.ends_with(w))
+    [
+        "from",
+        "from:",
+        "mail from",
+        "sender",
+        "envelope-from",
+        "message-id",
+        "cid",
+        "return-path",
+        "reply-to",
+        "contact",
+        "hello",
+        "dear",
+        "mailto",
+    ]
+    .iter()
+    .any(|w| before.ends_with(w))
         || before.ends_with("mailto:")
 }
 
@@ -210,7 +253,10 @@ fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool)
     let mut out: Vec<String> = Vec::new();
     for (pos, a) in find_addresses(pre) {
         let low = a.to_ascii_lowercase();
-        if excluded.contains(&low) || is_daemon_local(&low) || out.iter().any(|o| o.to_ascii_lowercase() == low) {
+        if excluded.contains(&low)
+            || is_daemon_local(&low)
+            || out.iter().any(|o| o.to_ascii_lowercase() == low)
+        {
             continue;
         }
         if preceded_by_sender_word(pre, pos) {
@@ -218,7 +264,9 @@ fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool)
         }
         // Message-ID-like tokens: long hex runs before the "@".
         let local = low.split('@').next().unwrap_or("");
-        if local.len() > 40 && local.bytes().filter(u8::is_ascii_hexdigit).count() * 10 > local.len() * 8 {
+        if local.len() > 40
+            && local.bytes().filter(u8::is_ascii_hexdigit).count() * 10 > local.len() * 8
+        {
             continue;
         }
         out.push(a);
@@ -238,9 +286,15 @@ fn blocks(pre: &str, rcpts: &[String]) -> Vec<String> {
     let mut started = vec![false; rcpts.len()];
     for line in pre.lines() {
         let low = line.to_ascii_lowercase();
-        let named: Vec<usize> = (0..lows.len()).filter(|&i| contains_addr(&low, &lows[i])).collect();
+        let named: Vec<usize> = (0..lows.len())
+            .filter(|&i| contains_addr(&low, &lows[i]))
+            .collect();
         if !named.is_empty() && !cur.is_some_and(|c| named.contains(&c)) {
-            cur = named.iter().copied().find(|&i| !started[i]).or(Some(named[0]));
+            cur = named
+                .iter()
+                .copied()
+                .find(|&i| !started[i])
+                .or(Some(named[0]));
         }
         if let Some(c) = cur {
             started[c] = true;
@@ -260,7 +314,13 @@ fn contains_addr(hay: &str, addr: &str) -> bool {
         let s = from + p;
         let e = s + addr.len();
         let ok_before = s == 0 || !is_local_char(hay.as_bytes()[s - 1]);
-        let ok_after = e >= hay.len() || !is_domain_char(hay.as_bytes()[e]) || hay.as_bytes()[e] == b'.' && !hay.as_bytes().get(e + 1).is_some_and(u8::is_ascii_alphanumeric);
+        let ok_after = e >= hay.len()
+            || !is_domain_char(hay.as_bytes()[e])
+            || hay.as_bytes()[e] == b'.'
+                && !hay
+                    .as_bytes()
+                    .get(e + 1)
+                    .is_some_and(u8::is_ascii_alphanumeric);
         if ok_before && ok_after {
             return true;
         }
@@ -271,16 +331,51 @@ fn contains_addr(hay: &str, addr: &str) -> bool {
 
 /// Subjects that only mail systems write on returned mail.
 const BOUNCE_SUBJECTS: &[&str] = &[
-    "undeliver", "undelivered", "delivery status notification", "failure notice",
-    "returned mail", "mail delivery failed", "delivery failure", "could not be delivered",
-    "delivery notification", "non remis", "nicht zustellbar", "returned to sender",
-    "mail system error", "delivery failed", "delivery problem", "failed delivery",
-    "mail could not be delivered", "message not delivered", "non-delivery", "nondeliverable",
-    "notice of delivery failure", "warning: could not send", "delayed mail", "delivery delayed",
-    "delivery has failed", "rejected:", "message you sent blocked", "email bounce",
-    "undeliverable", "mail failure", "returned message", "permanent error", "transient error",
-    "mail returned", "no se puede entregar", "unzustellbar", "delivery status",
-    "반송", "전송 실패", "전달 실패", "배달 실패", "발송 실패", "수신 실패", "전송되지 않", "전달되지 않",
+    "undeliver",
+    "undelivered",
+    "delivery status notification",
+    "failure notice",
+    "returned mail",
+    "mail delivery failed",
+    "delivery failure",
+    "could not be delivered",
+    "delivery notification",
+    "non remis",
+    "nicht zustellbar",
+    "returned to sender",
+    "mail system error",
+    "delivery failed",
+    "delivery problem",
+    "failed delivery",
+    "mail could not be delivered",
+    "message not delivered",
+    "non-delivery",
+    "nondeliverable",
+    "notice of delivery failure",
+    "warning: could not send",
+    "delayed mail",
+    "delivery delayed",
+    "delivery has failed",
+    "rejected:",
+    "message you sent blocked",
+    "email bounce",
+    "undeliverable",
+    "mail failure",
+    "returned message",
+    "permanent error",
+    "transient error",
+    "mail returned",
+    "no se puede entregar",
+    "unzustellbar",
+    "delivery status",
+    "반송",
+    "전송 실패",
+    "전달 실패",
+    "배달 실패",
+    "발송 실패",
+    "수신 실패",
+    "전송되지 않",
+    "전달되지 않",
 ];
 
 /// Text that opens only a failure notice.
@@ -325,9 +420,23 @@ pub fn is_auto_reply(top: &Top<'_>) -> bool {
     }
     let subj = fold(&top.subject);
     let subj_auto = [
-        "auto:", "automatic reply", "auto reply", "auto-reply", "autoreply", "out of office",
-        "out of the office", "vacation", "absence", "abwesenheit", "automatische antwort",
-        "réponse automatique", "自動応答", "不在", "자동 응답", "자동응답", "부재",
+        "auto:",
+        "automatic reply",
+        "auto reply",
+        "auto-reply",
+        "autoreply",
+        "out of office",
+        "out of the office",
+        "vacation",
+        "absence",
+        "abwesenheit",
+        "automatische antwort",
+        "réponse automatique",
+        "自動応答",
+        "不在",
+        "자동 응답",
+        "자동응답",
+        "부재",
     ]
     .iter()
     .any(|p| subj.contains(p));
@@ -386,7 +495,13 @@ pub fn command_of(text: &str) -> Option<Command> {
 /// `host mx.example.net[192.0.2.1] said:` and similar to the host name.
 pub fn remote_host_of(text: &str) -> Option<String> {
     let low = text.to_ascii_lowercase();
-    for key in ["host ", "remote server ", "server ", "connected to ", "talking to "] {
+    for key in [
+        "host ",
+        "remote server ",
+        "server ",
+        "connected to ",
+        "talking to ",
+    ] {
         let mut from = 0;
         while let Some(p) = low[from..].find(key) {
             let s = from + p + key.len();
@@ -397,7 +512,8 @@ pub fn remote_host_of(text: &str) -> Option<String> {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
                 .collect();
             let name = name.trim_end_matches('.');
-            if name.contains('.') && name.chars().any(|c| c.is_ascii_alphabetic()) && name.len() > 3 {
+            if name.contains('.') && name.chars().any(|c| c.is_ascii_alphabetic()) && name.len() > 3
+            {
                 return Some(name.to_ascii_lowercase());
             }
             if name.contains('.') && name.split('.').count() == 4 {
@@ -425,11 +541,19 @@ fn diag_text(block: &str) -> String {
 /// Fills what a DSN left out from the notice: the diagnostic text, the
 /// SMTP command and the remote host.
 pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
-    for r in out.records.iter_mut().filter(|r| !crate::parse::is_mailbox(&r.address)) {
+    for r in out
+        .records
+        .iter_mut()
+        .filter(|r| !crate::parse::is_mailbox(&r.address))
+    {
         let fallback = failed_recipients_header(top)
             .into_iter()
             .next()
-            .or_else(|| recipient_candidates(&out.notice, top, &out.original, true).into_iter().next())
+            .or_else(|| {
+                recipient_candidates(&out.notice, top, &out.original, true)
+                    .into_iter()
+                    .next()
+            })
             .or_else(|| out.original.to.first().cloned());
         if let Some(a) = fallback {
             r.address = a;
@@ -447,7 +571,9 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
             let f = find_codes(&r.diagnostic);
             apply_codes(r, f);
         }
-        r.command = command_of(&r.diagnostic).or_else(|| command_of(&b)).or(transcript);
+        r.command = command_of(&r.diagnostic)
+            .or_else(|| command_of(&b))
+            .or(transcript);
         if r.remote_host.is_none() {
             r.remote_host = remote_host_of(&r.diagnostic).or_else(|| remote_host_of(&b));
         }
@@ -461,7 +587,8 @@ fn reason_line(block: &str) -> Option<String> {
     block.lines().find_map(|l| {
         let t = l.trim();
         let low = t.to_ascii_lowercase();
-        low.starts_with("(reason:").then(|| t[8..].trim_end_matches(')').trim().to_string())
+        low.starts_with("(reason:")
+            .then(|| t[8..].trim_end_matches(')').trim().to_string())
     })
 }
 
@@ -496,7 +623,10 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
     if out.original.message_id.is_none() && out.original.to.is_empty() {
         let rest = after_cut(notice, pre);
         if let Some(i) = rest.find('\n') {
-            read_header_text(rest[i + 1..].trim_start_matches(['\n', '\r']), &mut out.original);
+            read_header_text(
+                rest[i + 1..].trim_start_matches(['\n', '\r']),
+                &mut out.original,
+            );
         }
     }
     let folded = fold(pre);
@@ -513,7 +643,11 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
     // Exim and Gmail list the failed addresses in X-Failed-Recipients; trust
     // the header when the notice names them too, else the notice.
     let pre_low = pre.to_ascii_lowercase();
-    if rcpts.is_empty() || !rcpts.iter().all(|a| contains_addr(&pre_low, &a.to_ascii_lowercase())) {
+    if rcpts.is_empty()
+        || !rcpts
+            .iter()
+            .all(|a| contains_addr(&pre_low, &a.to_ascii_lowercase()))
+    {
         let found = recipient_candidates(pre, top, &out.original, true);
         let found = if found.is_empty() && rcpts.is_empty() {
             recipient_candidates(pre, top, &out.original, false)
@@ -545,12 +679,23 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
 
     out.shape = Some(Shape::Text);
     out.notice = pre.to_string();
-    let bl = if from_original { vec![pre.to_string(); rcpts.len()] } else { blocks(pre, &rcpts) };
+    let bl = if from_original {
+        vec![pre.to_string(); rcpts.len()]
+    } else {
+        blocks(pre, &rcpts)
+    };
     let transcript = transcript_command(pre);
     let whole = diag_text(pre);
     for (a, b) in rcpts.into_iter().zip(bl) {
-        let b = if b.trim().is_empty() { pre.to_string() } else { b };
-        let mut r = Raw { address: a, ..Raw::default() };
+        let b = if b.trim().is_empty() {
+            pre.to_string()
+        } else {
+            b
+        };
+        let mut r = Raw {
+            address: a,
+            ..Raw::default()
+        };
         r.diagnostic = diag_text(&strip_address_line(&b, &r.address));
         r.command = command_of(&b).or(transcript);
         if let Some((diag, cmd)) = session_diagnostic(pre, &r.address) {
@@ -571,13 +716,19 @@ fn is_list_notice(top: &Top<'_>) -> bool {
     let Some(m) = top.msg else { return false };
     let from = top.from.as_deref().unwrap_or("").to_ascii_lowercase();
     let local = from.split('@').next().unwrap_or("");
-    let admin = ["-admin", "-owner", "-request", "-bounces"].iter().any(|s| local.ends_with(s));
+    let admin = ["-admin", "-owner", "-request", "-bounces"]
+        .iter()
+        .any(|s| local.ends_with(s));
     m.header_raw("X-MLServer").is_some() && admin
 }
 
 /// The SMTP command a transcript line (`>>> RCPT To:<a@b>`) sent.
 fn transcript_cmd(line: &str) -> Option<Command> {
-    let c = line.trim_start().strip_prefix(">>>")?.trim_start().to_ascii_lowercase();
+    let c = line
+        .trim_start()
+        .strip_prefix(">>>")?
+        .trim_start()
+        .to_ascii_lowercase();
     if c.starts_with("data") || c.starts_with("bdat") || c == "." {
         Some(Command::Data)
     } else if c.starts_with("rcpt") {
@@ -625,19 +776,25 @@ fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)
             continue;
         }
         let low = t.to_ascii_lowercase();
-        let own = t.as_bytes().first().is_some_and(u8::is_ascii_digit) && contains_addr(&low, &low_addr);
+        let own =
+            t.as_bytes().first().is_some_and(u8::is_ascii_digit) && contains_addr(&low, &low_addr);
         if !own {
             continue;
         }
         let own_text = diag_text(t);
-        let about_me = replies.iter().any(|r| contains_addr(&r.to_ascii_lowercase(), &low_addr));
+        let about_me = replies
+            .iter()
+            .any(|r| contains_addr(&r.to_ascii_lowercase(), &low_addr));
         if crate::classify::by_text(&crate::classify::match_text(&own_text)).is_some() {
             return Some((own_text, if about_me { cmd } else { None }));
         }
         if replies.is_empty() {
             return None;
         }
-        return Some((diag_text(&format!("{} {}", replies.join(" "), own_text)), cmd));
+        return Some((
+            diag_text(&format!("{} {}", replies.join(" "), own_text)),
+            cmd,
+        ));
     }
     None
 }
@@ -645,7 +802,9 @@ fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)
 /// Drops a first line that holds nothing but the address (Exim, Gmail).
 fn strip_address_line(b: &str, addr: &str) -> String {
     let mut lines = b.lines();
-    let Some(first) = lines.next() else { return String::new() };
+    let Some(first) = lines.next() else {
+        return String::new();
+    };
     let t = first.trim().trim_matches(['<', '>', ':', ' ']);
     if !addr.is_empty() && t.eq_ignore_ascii_case(addr) {
         lines.collect::<Vec<_>>().join("\n")
@@ -665,7 +824,10 @@ mod tests {
             ("RCPT TO:<a.b+c@ex-ample.co.jp>.", &["a.b+c@ex-ample.co.jp"]),
             ("no at sign here", &[]),
             ("user@localhost", &[]),
-            ("mailto:x@example.net, y@example.org.", &["x@example.net", "y@example.org"]),
+            (
+                "mailto:x@example.net, y@example.org.",
+                &["x@example.net", "y@example.org"],
+            ),
         ];
         for (t, want) in cases {
             let got: Vec<String> = find_addresses(t).into_iter().map(|(_, a)| a).collect();
@@ -676,9 +838,18 @@ mod tests {
     #[test]
     fn command_table() {
         let cases = [
-            ("550 5.1.1 unknown (in reply to RCPT TO command)", Some(Command::Rcpt)),
-            ("SMTP error from remote mail server after end of data:", Some(Command::Data)),
-            ("Connected to 192.0.2.1 but sender was rejected.", Some(Command::Mail)),
+            (
+                "550 5.1.1 unknown (in reply to RCPT TO command)",
+                Some(Command::Rcpt),
+            ),
+            (
+                "SMTP error from remote mail server after end of data:",
+                Some(Command::Data),
+            ),
+            (
+                "Connected to 192.0.2.1 but sender was rejected.",
+                Some(Command::Mail),
+            ),
             ("host x refused to talk to me: 554", Some(Command::Connect)),
             ("550 user unknown", None),
         ];
@@ -698,7 +869,10 @@ mod tests {
     #[test]
     fn host_table() {
         let cases = [
-            ("host mx.example.jp[192.0.2.1] said: 550", Some("mx.example.jp")),
+            (
+                "host mx.example.jp[192.0.2.1] said: 550",
+                Some("mx.example.jp"),
+            ),
             ("Remote host said: 550", None),
             ("connect to x: timed out", None),
         ];

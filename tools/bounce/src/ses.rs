@@ -8,11 +8,13 @@
 use serde_json::Value;
 
 use crate::codes::{StatusCode, find_codes};
-use crate::parse::{Action, Parsed, Raw, Shape, apply_codes, MAX_RECIPIENTS};
+use crate::parse::{Action, MAX_RECIPIENTS, Parsed, Raw, Shape, apply_codes};
 
 /// The first JSON object in `text` that looks like an SES event.
 fn find_event(text: &str) -> Option<Value> {
-    let key = text.find("\"notificationType\"").or_else(|| text.find("\"eventType\""))?;
+    let key = text
+        .find("\"notificationType\"")
+        .or_else(|| text.find("\"eventType\""))?;
     let start = text[..key].rfind('{')?;
     let mut it = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
     match it.next() {
@@ -27,8 +29,12 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 
 /// Reads an SES event into `out`; false when `text` holds none.
 pub fn read(text: &str, out: &mut Parsed) -> bool {
-    let Some(ev) = find_event(text) else { return false };
-    let ty = s(&ev, "notificationType").or_else(|| s(&ev, "eventType")).unwrap_or("");
+    let Some(ev) = find_event(text) else {
+        return false;
+    };
+    let ty = s(&ev, "notificationType")
+        .or_else(|| s(&ev, "eventType"))
+        .unwrap_or("");
     if let Some(mail) = ev.get("mail") {
         out.original.message_id = s(mail, "messageId").map(str::to_string);
         if let Some(h) = mail.get("commonHeaders") {
@@ -59,7 +65,10 @@ fn bounce(ev: &Value, out: &mut Parsed) {
             ..Raw::default()
         };
         let diag = s(r, "diagnosticCode").unwrap_or("");
-        let diag = diag.split_once(';').filter(|(t, _)| t.len() < 12).map_or(diag, |(_, d)| d.trim());
+        let diag = diag
+            .split_once(';')
+            .filter(|(t, _)| t.len() < 12)
+            .map_or(diag, |(_, d)| d.trim());
         raw.diagnostic = diag.to_string();
         if suppressed {
             raw.reason_hint = Some(crate::Reason::Suppressed);

@@ -7,7 +7,9 @@ use nmail_bounce::{Action, Kind, Reason, RecipientResult, analyze};
 const C36: &[u8] = include_bytes!("cases/c36-dsn-classification.eml");
 
 fn rcpt<'a>(all: &'a [RecipientResult], addr: &str) -> &'a RecipientResult {
-    all.iter().find(|r| r.address == addr).unwrap_or_else(|| panic!("{addr} missing"))
+    all.iter()
+        .find(|r| r.address == addr)
+        .unwrap_or_else(|| panic!("{addr} missing"))
 }
 
 #[test]
@@ -18,9 +20,15 @@ fn c36_is_a_dsn_matched_to_its_campaign() {
     assert_eq!(a.recipients.len(), 5);
     // Matched to the campaign through the original Message-ID and the
     // VERP token of the address the DSN was sent to.
-    assert_eq!(a.original_message_id.as_deref(), Some("c36.orig.7781@example.com"));
+    assert_eq!(
+        a.original_message_id.as_deref(),
+        Some("c36.orig.7781@example.com")
+    );
     assert_eq!(a.original_subject.as_deref(), Some("c36 June newsletter"));
-    assert_eq!(a.returned_to.as_deref(), Some("bounces+c36-7781@example.com"));
+    assert_eq!(
+        a.returned_to.as_deref(),
+        Some("bounces+c36-7781@example.com")
+    );
     assert_eq!(a.verp_token.as_deref(), Some("c36-7781"));
 }
 
@@ -36,7 +44,10 @@ fn c36_ghost_is_a_hard_user_unknown_under_both_addresses() {
     assert_eq!(g.action, Action::Failed);
     assert_eq!(g.remote_host.as_deref(), Some("mx2.example.net"));
     // Reported under the original recipient too.
-    assert_eq!(g.original_recipient.as_deref(), Some("ghost.alias@example.net"));
+    assert_eq!(
+        g.original_recipient.as_deref(),
+        Some("ghost.alias@example.net")
+    );
 }
 
 #[test]
@@ -61,7 +72,10 @@ fn c36_blocklist_is_about_our_ip_not_the_address() {
     let a = analyze(C36);
     let b = rcpt(&a.recipients, "blocked@example.net");
     assert_eq!(b.reason, Reason::Blocked);
-    assert!(!b.hard_bounce, "do not suppress an address for our IP's listing");
+    assert!(
+        !b.hard_bounce,
+        "do not suppress an address for our IP's listing"
+    );
 }
 
 #[test]

@@ -36,7 +36,12 @@ fn load(dir: &Path) -> Vec<Row> {
         .map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
             let g = |i: usize| c.get(i).copied().unwrap_or("").to_string();
-            Row { file: g(f), recipient: g(r).to_lowercase(), reason: g(re), status: g(st) }
+            Row {
+                file: g(f),
+                recipient: g(r).to_lowercase(),
+                reason: g(re),
+                status: g(st),
+            }
         })
         .collect()
 }
@@ -65,7 +70,10 @@ fn pair<'a>(rows: &[&Row], got: &'a [RecipientResult]) -> Vec<Option<&'a Recipie
         if r.recipient.is_empty() || r.recipient.ends_with(PLACEHOLDER) {
             continue;
         }
-        if let Some(k) = left.iter().position(|&j| got[j].address.to_lowercase() == r.recipient) {
+        if let Some(k) = left
+            .iter()
+            .position(|&j| got[j].address.to_lowercase() == r.recipient)
+        {
             out[i] = Some(&got[left.remove(k)]);
         }
     }
@@ -88,7 +96,11 @@ fn score(dir: &Path) -> Score {
         let bytes = std::fs::read(dir.join(file)).expect(file);
         let a = analyze(&bytes);
         if rows[0].reason == "notbounce" {
-            let got = if a.recipients.is_empty() { "notbounce".to_string() } else { a.recipients[0].reason.to_string() };
+            let got = if a.recipients.is_empty() {
+                "notbounce".to_string()
+            } else {
+                a.recipients[0].reason.to_string()
+            };
             s.rows += 1;
             s.reason_ok += (got == "notbounce") as usize;
             *s.confusion.entry(("notbounce".into(), got)).or_default() += 1;
@@ -96,12 +108,18 @@ fn score(dir: &Path) -> Score {
         }
         for (row, got) in rows.iter().zip(pair(&rows, &a.recipients)) {
             let reason = got.map_or("(none)".to_string(), |g| g.reason.to_string());
-            let status = got.and_then(|g| g.status).map(|c| c.to_string()).unwrap_or_default();
+            let status = got
+                .and_then(|g| g.status)
+                .map(|c| c.to_string())
+                .unwrap_or_default();
             s.rows += 1;
             if reason == row.reason {
                 s.reason_ok += 1;
             } else {
-                s.misses.push(format!("{file}: {} expected {}, got {reason}", row.recipient, row.reason));
+                s.misses.push(format!(
+                    "{file}: {} expected {}, got {reason}",
+                    row.recipient, row.reason
+                ));
             }
             *s.confusion.entry((row.reason.clone(), reason)).or_default() += 1;
             if !row.status.is_empty() && !is_pseudo(&row.status) {
@@ -110,7 +128,8 @@ fn score(dir: &Path) -> Score {
             }
             if !row.recipient.is_empty() && !row.recipient.ends_with(PLACEHOLDER) {
                 s.rcpt_n += 1;
-                s.rcpt_ok += got.is_some_and(|g| g.address.to_lowercase() == row.recipient) as usize;
+                s.rcpt_ok +=
+                    got.is_some_and(|g| g.address.to_lowercase() == row.recipient) as usize;
             }
         }
     }
@@ -128,7 +147,10 @@ fn print_confusion(s: &Score) {
             e.2.push(format!("{got}:{n}"));
         }
     }
-    println!("{:<16} {:>5} {:>5}  confused with", "reason", "rows", "right");
+    println!(
+        "{:<16} {:>5} {:>5}  confused with",
+        "reason", "rows", "right"
+    );
     for (want, (n, ok, other)) in per {
         println!("{want:<16} {n:>5} {ok:>5}  {}", other.join(" "));
     }
@@ -137,7 +159,11 @@ fn print_confusion(s: &Score) {
 fn check(dir: &Path) {
     let s = score(dir);
     let pct = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    let (r, st, rc) = (pct(s.reason_ok, s.rows), pct(s.status_ok, s.status_n), pct(s.rcpt_ok, s.rcpt_n));
+    let (r, st, rc) = (
+        pct(s.reason_ok, s.rows),
+        pct(s.status_ok, s.status_n),
+        pct(s.rcpt_ok, s.rcpt_n),
+    );
     println!("corpus {}", dir.display());
     print_confusion(&s);
     for m in &s.misses {
@@ -145,13 +171,26 @@ fn check(dir: &Path) {
     }
     println!(
         "reason {:.2}% ({}/{})  status {:.2}% ({}/{})  recipient {:.2}% ({}/{})",
-        r * 100.0, s.reason_ok, s.rows, st * 100.0, s.status_ok, s.status_n,
-        rc * 100.0, s.rcpt_ok, s.rcpt_n
+        r * 100.0,
+        s.reason_ok,
+        s.rows,
+        st * 100.0,
+        s.status_ok,
+        s.status_n,
+        rc * 100.0,
+        s.rcpt_ok,
+        s.rcpt_n
     );
     assert!(s.rows > 300, "corpus looks truncated: {} rows", s.rows);
     assert!(r >= REASON_BAR, "reason accuracy {r:.4} under {REASON_BAR}");
-    assert!(st >= STATUS_BAR, "status accuracy {st:.4} under {STATUS_BAR}");
-    assert!(rc >= RCPT_BAR, "recipient accuracy {rc:.4} under {RCPT_BAR}");
+    assert!(
+        st >= STATUS_BAR,
+        "status accuracy {st:.4} under {STATUS_BAR}"
+    );
+    assert!(
+        rc >= RCPT_BAR,
+        "recipient accuracy {rc:.4} under {RCPT_BAR}"
+    );
 }
 
 fn manifest() -> PathBuf {

@@ -23,7 +23,11 @@ fn golden_files_match() {
     let bless = std::env::var_os("BLESS").is_some();
     let mut failed = Vec::new();
     for eml in names {
-        let name = eml.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = eml
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let bytes = std::fs::read(&eml).expect("read sample");
         let value = render_json(&name, &analyze(&bytes), Lang::En);
         let actual = serde_json::to_string_pretty(&value).expect("json") + "\n";
@@ -41,5 +45,8 @@ fn golden_files_match() {
             failed.push(name);
         }
     }
-    assert!(failed.is_empty(), "golden mismatch (see *.actual.json): {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "golden mismatch (see *.actual.json): {failed:?}"
+    );
 }

@@ -9,28 +9,62 @@ use proptest::prelude::*;
 /// Pieces of real report syntax, so that random input reaches the
 /// report, DSN-field and notice parsers and not only the header parser.
 const ATOMS: &[&str] = &[
-    "From: MAILER-DAEMON@example.com\n", "Return-Path: <>\n", "Subject: Undelivered Mail\n",
+    "From: MAILER-DAEMON@example.com\n",
+    "Return-Path: <>\n",
+    "Subject: Undelivered Mail\n",
     "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n",
-    "Content-Type: message/delivery-status\n", "Content-Type: message/feedback-report\n",
-    "Content-Type: message/rfc822\n", "--b\n", "--b--\n", "\n", "Final-Recipient: rfc822; a@example.net\n",
-    "Original-Recipient: utf-8; \u{AE40}@example.net\n", "Action: failed\n", "Status: 5.1.1\n",
-    "Status: 4.\n", "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n", "  continued\n",
-    ">>> RCPT To:<a@example.net>\n", "<<< 550 no\n", "<a@example.net>:\n", "@@@@\n",
-    "X-Failed-Recipients: a@example.net, b@\n", "AUP#In-", "(#5.4.4)", "550-5.7.1 ", ": User unknown",
+    "Content-Type: message/delivery-status\n",
+    "Content-Type: message/feedback-report\n",
+    "Content-Type: message/rfc822\n",
+    "--b\n",
+    "--b--\n",
+    "\n",
+    "Final-Recipient: rfc822; a@example.net\n",
+    "Original-Recipient: utf-8; \u{AE40}@example.net\n",
+    "Action: failed\n",
+    "Status: 5.1.1\n",
+    "Status: 4.\n",
+    "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n",
+    "  continued\n",
+    ">>> RCPT To:<a@example.net>\n",
+    "<<< 550 no\n",
+    "<a@example.net>:\n",
+    "@@@@\n",
+    "X-Failed-Recipients: a@example.net, b@\n",
+    "AUP#In-",
+    "(#5.4.4)",
+    "550-5.7.1 ",
+    ": User unknown",
     "{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":[{}]}}",
-    "From x  Thu Jul  2 12:05:05 2020\n", "\u{BC18}\u{C1A1}", "\r\n", "=?utf-8?B?", "\u{0}",
+    "From x  Thu Jul  2 12:05:05 2020\n",
+    "\u{BC18}\u{C1A1}",
+    "\r\n",
+    "=?utf-8?B?",
+    "\u{0}",
 ];
 
 fn report_like() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(prop::sample::select(ATOMS), 0..80)
-        .prop_map(|v| v.concat().into_bytes())
+    prop::collection::vec(prop::sample::select(ATOMS), 0..80).prop_map(|v| v.concat().into_bytes())
 }
 
 /// Words a person writes; failure vocabulary included on purpose, since an
 /// ordinary message may talk about bounces.
 const WORDS: &[&str] = &[
-    "hello", "meeting", "user unknown", "mailbox full", "delivery failed", "report", "tomorrow",
-    "550", "5.1.1", "please", "\u{D68C}\u{C758}", "\u{C790}\u{B8CC}", "blocked", "spam", "thanks",
+    "hello",
+    "meeting",
+    "user unknown",
+    "mailbox full",
+    "delivery failed",
+    "report",
+    "tomorrow",
+    "550",
+    "5.1.1",
+    "please",
+    "\u{D68C}\u{C758}",
+    "\u{C790}\u{B8CC}",
+    "blocked",
+    "spam",
+    "thanks",
 ];
 
 fn ordinary_message() -> impl Strategy<Value = Vec<u8>> {
@@ -94,8 +128,16 @@ fn big_inputs_are_bounded() {
     let cases: Vec<Vec<u8>> = vec![
         b"@".repeat(1 << 20),
         b"a@example.net ".repeat(100_000),
-        format!("From: MAILER-DAEMON@example.com\nSubject: failure notice\n\n{}", "<x@example.net>:\n550 5.1.1 no\n".repeat(50_000)).into_bytes(),
-        format!("Content-Type: message/delivery-status\n\n{}", "Final-Recipient: rfc822; a@example.net\n\n".repeat(50_000)).into_bytes(),
+        format!(
+            "From: MAILER-DAEMON@example.com\nSubject: failure notice\n\n{}",
+            "<x@example.net>:\n550 5.1.1 no\n".repeat(50_000)
+        )
+        .into_bytes(),
+        format!(
+            "Content-Type: message/delivery-status\n\n{}",
+            "Final-Recipient: rfc822; a@example.net\n\n".repeat(50_000)
+        )
+        .into_bytes(),
         b"\n\n\n--b\n".repeat(200_000),
         b"From a  Thu Jul  2 12:05:05 2020\n\n".repeat(10_000),
     ];
@@ -104,6 +146,11 @@ fn big_inputs_are_bounded() {
         let a = analyze(&c);
         assert!(a.recipients.len() <= 100_000);
         // Generous for unoptimised test builds on a shared 2-core machine.
-        assert!(t.elapsed() < Duration::from_secs(20), "{} bytes took {:?}", c.len(), t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{} bytes took {:?}",
+            c.len(),
+            t.elapsed()
+        );
     }
 }
