@@ -365,6 +365,8 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "permanent error",
     "transient error",
     "mail returned",
+    "returning to sender",
+    "mail failed",
     "no se puede entregar",
     "unzustellbar",
     "delivery status",
@@ -631,7 +633,18 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
     }
     let folded = fold(pre);
     let list = is_list_notice(top);
-    let bounce = top.looks_like_daemon()
+    // A mail system's address alone is not enough (postmasters send
+    // ordinary mail too): it must also quote an SMTP failure code.
+    let codes = find_codes(pre);
+    let quotes_failure = codes.reply.is_some_and(|c| matches!(c.class(), 4 | 5))
+        || codes.status.is_some_and(|s| s.class != 2);
+    // RFC 5321 §4.5.5: notices go out with a null reverse-path; with one,
+    // failure wording is evidence enough.
+    let null_sender = top.msg.and_then(|m| m.header_raw("Return-Path")).is_some_and(|v| v.trim() == "<>");
+    let says_failure = || crate::classify::by_text(&crate::classify::match_text(pre)).is_some();
+    let bounce = top.daemon_from() && quotes_failure
+        || null_sender && (quotes_failure || says_failure())
+        || failed_recipients_header(top).first().is_some()
         || subject_is_bounce(&top.subject)
         || BOUNCE_BODY_MARKERS.iter().any(|m| folded.contains(m))
         || list;

@@ -85,6 +85,28 @@ fn ordinary_message() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Ordinary mail a postmaster might send: no SMTP codes, no notice
+/// wording.
+fn postmaster_announcement() -> impl Strategy<Value = Vec<u8>> {
+    const CALM: &[&str] = &[
+        "maintenance", "tonight", "server", "upgrade", "\u{C11C}\u{BC84}", "\u{C810}\u{AC80}", "password",
+        "policy", "new", "webmail", "address", "list",
+    ];
+    (
+        prop::sample::select(&["postmaster", "mailer-daemon", "MAILER-DAEMON"][..]),
+        prop::collection::vec(prop::sample::select(CALM), 1..6),
+        prop::collection::vec(prop::sample::select(CALM), 0..50),
+    )
+        .prop_map(|(who, subj, body)| {
+            format!(
+                "From: {who}@example.com\nTo: users@example.com\nSubject: {}\n\n{}\n",
+                subj.join(" "),
+                body.join(" ")
+            )
+            .into_bytes()
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -100,6 +122,12 @@ proptest! {
         for r in &a.recipients {
             prop_assert!(r.diagnostic.len() <= 2000);
         }
+    }
+
+    #[test]
+    fn postmaster_announcements_are_not_bounces(msg in postmaster_announcement()) {
+        let a = analyze(&msg);
+        prop_assert!(!a.is_bounce, "{}", String::from_utf8_lossy(&msg));
     }
 
     #[test]
