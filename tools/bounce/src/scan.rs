@@ -619,105 +619,113 @@ fn transcript_command(text: &str) -> Option<Command> {
     None
 }
 
-/// Reads a notice without a machine-readable report.
-pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
-    let pre = cut_original(notice);
-    if out.original.message_id.is_none() && out.original.to.is_empty() {
-        let rest = after_cut(notice, pre);
-        if let Some(i) = rest.find('\n') {
-            read_header_text(
-                rest[i + 1..].trim_start_matches(['\n', '\r']),
-                &mut out.original,
-            );
-        }
-    }
-    let folded = fold(pre);
-    let list = is_list_notice(top);
-    // A mail system's address alone is not enough (postmasters send
-    // ordinary mail too): it must also quote an SMTP failure code.
+/// True when a notice without a report is a failure notice at all.
+///
+/// A mail system's From address alone is not enough (postmasters send
+/// ordinary mail too): it must also quote an SMTP failure code. RFC 5321
+/// §4.5.5 has notices sent with a null reverse-path; with one, failure
+/// wording is evidence enough.
+fn is_failure_notice(pre: &str, top: &Top<'_>) -> bool {
     let codes = find_codes(pre);
     let quotes_failure = codes.reply.is_some_and(|c| matches!(c.class(), 4 | 5))
         || codes.status.is_some_and(|s| s.class != 2);
-    // RFC 5321 §4.5.5: notices go out with a null reverse-path; with one,
-    // failure wording is evidence enough.
-    let null_sender = top.msg.and_then(|m| m.header_raw("Return-Path")).is_some_and(|v| v.trim() == "<>");
+    let null_sender = top
+        .msg
+        .and_then(|m| m.header_raw("Return-Path"))
+        .is_some_and(|v| v.trim() == "<>");
     let says_failure = || crate::classify::by_text(&crate::classify::match_text(pre)).is_some();
-    let bounce = top.daemon_from() && quotes_failure
+    let folded = fold(pre);
+    top.daemon_from() && quotes_failure
         || null_sender && (quotes_failure || says_failure())
-        || failed_recipients_header(top).first().is_some()
+        || !failed_recipients_header(top).is_empty()
         || subject_is_bounce(&top.subject)
         || BOUNCE_BODY_MARKERS.iter().any(|m| folded.contains(m))
-        || list;
-    if !bounce || is_auto_reply(top) {
-        return;
-    }
+        || is_list_notice(top)
+}
 
+/// The failed addresses a notice names, and whether they had to be taken
+/// from the returned original instead (then the whole notice is their
+/// diagnostic).
+fn failed_addresses(pre: &str, top: &Top<'_>, orig: &Original) -> (Vec<String>, bool) {
     let mut rcpts = failed_recipients_header(top);
     // Exim and Gmail list the failed addresses in X-Failed-Recipients; trust
     // the header when the notice names them too, else the notice.
     let pre_low = pre.to_ascii_lowercase();
-    if rcpts.is_empty()
-        || !rcpts
-            .iter()
-            .all(|a| contains_addr(&pre_low, &a.to_ascii_lowercase()))
-    {
-        let found = recipient_candidates(pre, top, &out.original, true);
-        let found = if found.is_empty() && rcpts.is_empty() {
-            recipient_candidates(pre, top, &out.original, false)
-        } else {
-            found
-        };
+    let header_named = |a: &String| contains_addr(&pre_low, &a.to_ascii_lowercase());
+    if rcpts.is_empty() || !rcpts.iter().all(header_named) {
+        let mut found = recipient_candidates(pre, top, orig, true);
+        if found.is_empty() && rcpts.is_empty() {
+            found = recipient_candidates(pre, top, orig, false);
+        }
         if !found.is_empty() {
             rcpts = found;
         }
     }
     // A list manager's notice names the list once, then its help
     // addresses: only the first is the one that refused.
-    if list {
+    if is_list_notice(top) {
         rcpts.truncate(1);
     }
-    let mut from_original = false;
+    rcpts.truncate(MAX_RECIPIENTS);
     if rcpts.is_empty() {
-        rcpts = out.original.to.clone();
-        from_original = true;
+        return (orig.to.iter().take(MAX_RECIPIENTS).cloned().collect(), true);
     }
+    (rcpts, false)
+}
+
+/// One record from a recipient's block of notice text.
+fn record_from_block(pre: &str, addr: String, block: &str, transcript: Option<Command>) -> Raw {
+    let block = if block.trim().is_empty() { pre } else { block };
+    let mut r = Raw {
+        address: addr,
+        ..Raw::default()
+    };
+    r.diagnostic = diag_text(&strip_address_line(block, &r.address));
+    r.command = command_of(block).or(transcript);
+    if let Some((diag, cmd)) = session_diagnostic(pre, &r.address) {
+        r.diagnostic = diag;
+        r.command = cmd;
+    }
+    let f = find_codes(&r.diagnostic);
+    apply_codes(&mut r, f);
+    r.remote_host = remote_host_of(block);
+    r
+}
+
+/// Reads a notice without a machine-readable report.
+pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
+    let pre = cut_original(notice);
+    if out.original.message_id.is_none() && out.original.to.is_empty() {
+        let rest = after_cut(notice, pre);
+        if let Some(i) = rest.find('\n') {
+            let headers = rest[i + 1..].trim_start_matches(['\n', '\r']);
+            read_header_text(headers, &mut out.original);
+        }
+    }
+    if !is_failure_notice(pre, top) || is_auto_reply(top) {
+        return;
+    }
+
+    let (mut rcpts, whole_notice) = failed_addresses(pre, top, &out.original);
     if rcpts.is_empty() {
         if !top.looks_like_daemon() {
             return;
         }
+        // A notice that names nobody: one record, address unknown.
         rcpts.push(String::new());
-        from_original = true;
     }
-    rcpts.truncate(MAX_RECIPIENTS);
-
-    out.shape = Some(Shape::Text);
-    out.notice = pre.to_string();
-    let bl = if from_original {
+    let bl = if whole_notice || rcpts[0].is_empty() {
         vec![pre.to_string(); rcpts.len()]
     } else {
         blocks(pre, &rcpts)
     };
+
+    out.shape = Some(Shape::Text);
+    out.notice = pre.to_string();
     let transcript = transcript_command(pre);
     let whole = diag_text(pre);
     for (a, b) in rcpts.into_iter().zip(bl) {
-        let b = if b.trim().is_empty() {
-            pre.to_string()
-        } else {
-            b
-        };
-        let mut r = Raw {
-            address: a,
-            ..Raw::default()
-        };
-        r.diagnostic = diag_text(&strip_address_line(&b, &r.address));
-        r.command = command_of(&b).or(transcript);
-        if let Some((diag, cmd)) = session_diagnostic(pre, &r.address) {
-            r.diagnostic = diag;
-            r.command = cmd;
-        }
-        let f = find_codes(&r.diagnostic);
-        apply_codes(&mut r, f);
-        r.remote_host = remote_host_of(&b);
+        let mut r = record_from_block(pre, a, &b, transcript);
         r.context = whole.clone();
         out.records.push(r);
     }

@@ -89,8 +89,18 @@ fn ordinary_message() -> impl Strategy<Value = Vec<u8>> {
 /// wording.
 fn postmaster_announcement() -> impl Strategy<Value = Vec<u8>> {
     const CALM: &[&str] = &[
-        "maintenance", "tonight", "server", "upgrade", "\u{C11C}\u{BC84}", "\u{C810}\u{AC80}", "password",
-        "policy", "new", "webmail", "address", "list",
+        "maintenance",
+        "tonight",
+        "server",
+        "upgrade",
+        "\u{C11C}\u{BC84}",
+        "\u{C810}\u{AC80}",
+        "password",
+        "policy",
+        "new",
+        "webmail",
+        "address",
+        "list",
     ];
     (
         prop::sample::select(&["postmaster", "mailer-daemon", "MAILER-DAEMON"][..]),
