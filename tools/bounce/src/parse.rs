@@ -512,6 +512,11 @@ fn typed_address(v: &str) -> String {
         Some((_, a)) => a,
         None => v,
     };
+    // `Name <a@b>`: the part in angle brackets is the address.
+    let a = match (a.find('<'), a.rfind('>')) {
+        (Some(i), Some(j)) if i < j && a[i + 1..j].contains('@') => &a[i + 1..j],
+        _ => a,
+    };
     let a = a
         .trim()
         .trim_start_matches('<')
@@ -708,5 +713,75 @@ fn read_feedback(s: &Sorted<'_>, out: &mut Parsed) {
         if out.records.len() >= MAX_RECIPIENTS {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_address_table() {
+        let cases = [
+            ("rfc822; a@example.net", "a@example.net"),
+            ("RFC822; <a@example.net>", "a@example.net"),
+            ("utf-8; 김@example.net", "김@example.net"),
+            ("rfc822; Kim <k@example.net>", "k@example.net"),
+            ("a@example.net", "a@example.net"),
+            ("rfc822;", ""),
+        ];
+        for (v, want) in cases {
+            assert_eq!(typed_address(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn mailbox_and_fix_table() {
+        let cases = [
+            ("@relay.example.org:a@example.net", None, "a@example.net"),
+            ("|/usr/bin/prog a@example.net", None, "a@example.net"),
+            (
+                "@smtp.example.net:a@server",
+                Some("a@example.net"),
+                "a@example.net",
+            ),
+            ("b@example.net", Some("c@example.net"), "b@example.net"),
+        ];
+        for (addr, orig, want) in cases {
+            let mut r = Raw {
+                address: addr.to_string(),
+                original_recipient: orig.map(str::to_string),
+                ..Raw::default()
+            };
+            fix_address(&mut r);
+            assert_eq!(r.address, want, "{addr}");
+        }
+        assert!(is_mailbox("a@example.net"));
+        assert!(!is_mailbox("a@server"));
+        assert!(!is_mailbox("/var/mail/a"));
+    }
+
+    #[test]
+    fn dsn_groups_and_folding() {
+        // RFC 3464 §2.1: a per-message group, then one group per recipient;
+        // continuation lines fold into the previous field.
+        let text = "Reporting-MTA: dns; mx.example.com\n\n\
+            Final-Recipient: rfc822; a@example.net\nAction: failed\nStatus: 5.0.0\n\
+            Diagnostic-Code: smtp; 550 5.1.1 <a@example.net>:\n    user unknown\n\n\
+            Original-Recipient: rfc822; B@example.net\nFinal-Recipient: rfc822; b@example.net\n\
+            Action: delayed\nStatus: 4.4.7 (delivery time expired)\n";
+        let mut out = Vec::new();
+        read_dsn(text, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].address, "a@example.net");
+        assert_eq!(
+            out[0].status.map(|s| s.to_string()).as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(out[0].diagnostic, "550 5.1.1 <a@example.net>: user unknown");
+        assert_eq!(out[0].reply.map(|c| c.0), Some(550));
+        assert_eq!(out[1].original_recipient.as_deref(), Some("B@example.net"));
+        assert_eq!(out[1].action, Some(Action::Delayed));
+        assert_eq!(out[1].status_comment, "delivery time expired");
     }
 }
