@@ -116,6 +116,16 @@ pub struct Explanation {
 }
 
 /// Explains `reason` in `lang`. Cheap: a table look-up, no allocation.
+///
+/// ```
+/// use nmail_bounce::{Actor, Lang, Reason, explain};
+///
+/// let e = explain(Reason::MailboxFull, Lang::Ko);
+/// assert_eq!(e.title, "받는 사람의 메일함이 가득 찼습니다");
+/// assert_eq!(e.actor, Actor::RecipientAdmin);
+/// let e = explain(Reason::Blocked, Lang::En);
+/// assert_eq!(e.who, "our postmaster");
+/// ```
 pub fn explain(reason: Reason, lang: Lang) -> Explanation {
     let row = TEXTS
         .iter()

@@ -191,6 +191,28 @@ fn is_mbox_from_line(b: &[u8]) -> bool {
 /// Given an mbox stream of several messages (as some tools save returned
 /// mail), the result describes the first message and lists the recipients
 /// of all the bounces in it.
+///
+/// ```
+/// use nmail_bounce::{Reason, analyze};
+///
+/// let notice = b"From: MAILER-DAEMON@mx.example.com\r\n\
+/// To: sender@example.com\r\n\
+/// Subject: failure notice\r\n\r\n\
+/// Hi. This is the qmail-send program at mx.example.com.\r\n\r\n\
+/// <nobody@example.net>:\r\n\
+/// 192.0.2.1 does not like recipient.\r\n\
+/// Remote host said: 550 5.1.1 <nobody@example.net>... User unknown\r\n";
+/// let a = analyze(notice);
+/// assert!(a.is_bounce);
+/// let r = &a.recipients[0];
+/// assert_eq!(r.address, "nobody@example.net");
+/// assert_eq!(r.reason, Reason::UserUnknown);
+/// assert_eq!(r.status.map(|s| s.to_string()).as_deref(), Some("5.1.1"));
+/// assert!(r.hard_bounce);
+///
+/// let ordinary = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n";
+/// assert!(analyze(ordinary).recipients.is_empty());
+/// ```
 pub fn analyze(message: &[u8]) -> Analysis {
     let parts = mbox_split(message);
     let mut first = analyze_one(parts[0]);
