@@ -714,8 +714,10 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         // A notice that names nobody: one record, address unknown.
         rcpts.push(String::new());
     }
+    // Addresses taken from the original share the whole notice as their
+    // text; it is borrowed, not copied per address.
     let bl = if whole_notice || rcpts[0].is_empty() {
-        vec![pre.to_string(); rcpts.len()]
+        Vec::new()
     } else {
         blocks(pre, &rcpts)
     };
@@ -724,8 +726,9 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
     out.notice = pre.to_string();
     let transcript = transcript_command(pre);
     let whole = diag_text(pre);
-    for (a, b) in rcpts.into_iter().zip(bl) {
-        let mut r = record_from_block(pre, a, &b, transcript);
+    for (i, a) in rcpts.into_iter().enumerate() {
+        let b = bl.get(i).map_or(pre, String::as_str);
+        let mut r = record_from_block(pre, a, b, transcript);
         r.context = whole.clone();
         out.records.push(r);
     }

@@ -178,6 +178,18 @@ fn big_inputs_are_bounded() {
         .into_bytes(),
         b"\n\n\n--b\n".repeat(200_000),
         b"From a  Thu Jul  2 12:05:05 2020\n\n".repeat(10_000),
+        // A long notice naming nobody, whose returned copy lists many
+        // recipients: each must not get its own copy of the notice.
+        format!(
+            "From: MAILER-DAEMON@example.com\nSubject: failure notice\n\n{}\n\n\
+             --- Below this line is a copy of the message.\n\nTo: {}\nSubject: x\n\nbody\n",
+            "delivery failed ".repeat(200_000),
+            (0..1500)
+                .map(|i| format!("r{i}@example.net"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into_bytes(),
     ];
     for c in cases {
         let t = Instant::now();
