@@ -385,7 +385,7 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     out.records.truncate(MAX_RECIPIENTS);
     if !out.records.is_empty() {
         out.shape = Some(Shape::Dsn);
-        out.notice = scan::cut_original(&notice).to_string();
+        out.notice = scan::clip(scan::cut_original(&notice), scan::MAX_NOTICE).to_string();
         scan::enrich_from_notice(&mut out, &top);
         return out;
     }

@@ -65,6 +65,22 @@ fn is_header_line(l: &str) -> bool {
     !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// Largest human-readable notice read, in bytes. Real notices are a few
+/// kilobytes; the bound keeps the work per message flat.
+pub const MAX_NOTICE: usize = 256 * 1024;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 /// The notice up to the copy of the original message.
 pub fn cut_original(text: &str) -> &str {
     let mut off = 0;
@@ -543,22 +559,29 @@ fn diag_text(block: &str) -> String {
 /// Fills what a DSN left out from the notice: the diagnostic text, the
 /// SMTP command and the remote host.
 pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
-    for r in out
+    // A Final-Recipient that is no mailbox (a pipe, a bare "@host"): name
+    // the address the notice or the returned original gives instead.
+    if out
         .records
-        .iter_mut()
-        .filter(|r| !crate::parse::is_mailbox(&r.address))
+        .iter()
+        .any(|r| !crate::parse::is_mailbox(&r.address))
     {
         let fallback = failed_recipients_header(top)
             .into_iter()
             .next()
             .or_else(|| {
-                recipient_candidates(&out.notice, top, &out.original, true)
-                    .into_iter()
-                    .next()
+                let found = recipient_candidates(&out.notice, top, &out.original, true);
+                found.into_iter().next()
             })
             .or_else(|| out.original.to.first().cloned());
         if let Some(a) = fallback {
-            r.address = a;
+            let bad = out
+                .records
+                .iter_mut()
+                .filter(|r| !crate::parse::is_mailbox(&r.address));
+            for r in bad {
+                r.address = a.clone();
+            }
         }
     }
     let rcpts: Vec<String> = out.records.iter().map(|r| r.address.clone()).collect();
@@ -694,7 +717,7 @@ fn record_from_block(pre: &str, addr: String, block: &str, transcript: Option<Co
 
 /// Reads a notice without a machine-readable report.
 pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
-    let pre = cut_original(notice);
+    let pre = clip(cut_original(notice), MAX_NOTICE);
     if out.original.message_id.is_none() && out.original.to.is_empty() {
         let rest = after_cut(notice, pre);
         if let Some(i) = rest.find('\n') {
@@ -714,21 +737,26 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         // A notice that names nobody: one record, address unknown.
         rcpts.push(String::new());
     }
-    // Addresses taken from the original share the whole notice as their
-    // text; it is borrowed, not copied per address.
-    let bl = if whole_notice || rcpts[0].is_empty() {
-        Vec::new()
-    } else {
-        blocks(pre, &rcpts)
-    };
-
     out.shape = Some(Shape::Text);
     out.notice = pre.to_string();
     let transcript = transcript_command(pre);
     let whole = diag_text(pre);
-    for (i, a) in rcpts.into_iter().enumerate() {
-        let b = bl.get(i).map_or(pre, String::as_str);
-        let mut r = record_from_block(pre, a, b, transcript);
+    // Addresses taken from the original share the whole notice as their
+    // text: read it once, not once per address.
+    if whole_notice || rcpts[0].is_empty() {
+        let mut shared = record_from_block(pre, String::new(), pre, transcript);
+        shared.context = whole;
+        for a in rcpts {
+            out.records.push(Raw {
+                address: a,
+                ..shared.clone()
+            });
+        }
+        return;
+    }
+    let bl = blocks(pre, &rcpts);
+    for (a, b) in rcpts.into_iter().zip(bl) {
+        let mut r = record_from_block(pre, a, &b, transcript);
         r.context = whole.clone();
         out.records.push(r);
     }
