@@ -267,12 +267,10 @@ fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool)
         .map(|s| s.to_ascii_lowercase())
         .collect();
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (pos, a) in find_addresses(pre) {
         let low = a.to_ascii_lowercase();
-        if excluded.contains(&low)
-            || is_daemon_local(&low)
-            || out.iter().any(|o| o.to_ascii_lowercase() == low)
-        {
+        if excluded.contains(&low) || is_daemon_local(&low) || seen.contains(&low) {
             continue;
         }
         if preceded_by_sender_word(pre, pos) {
@@ -285,6 +283,7 @@ fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool)
         {
             continue;
         }
+        seen.insert(low);
         out.push(a);
         if out.len() >= MAX_RECIPIENTS {
             break;
