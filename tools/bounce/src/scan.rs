@@ -256,24 +256,39 @@ fn failed_recipients_header(top: &Top<'_>) -> Vec<String> {
 }
 
 /// Addresses in the notice that are plausibly failed recipients. With
-/// `strict`, the notice's own To address is left out too (it is usually
-/// the sender), but a notice may be addressed to the very recipient that
-/// failed, so callers retry without it.
+/// `strict`, the notice's own To address and the original's From are left
+/// out too (they are usually the sender), but a notice may be addressed to
+/// the very recipient that failed, so callers retry without them.
 fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool) -> Vec<String> {
-    let to = if strict { top.to.as_deref() } else { None };
-    let excluded: Vec<String> = [top.from.as_deref(), to, orig.from.as_deref()]
+    let (to, orig_from) = if strict {
+        (top.to.as_deref(), orig.from.as_deref())
+    } else {
+        (None, None)
+    };
+    let excluded: Vec<String> = [top.from.as_deref(), to, orig_from]
         .into_iter()
         .flatten()
         .map(|s| s.to_ascii_lowercase())
         .collect();
     let mut out: Vec<String> = Vec::new();
+    let mut weak: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (pos, a) in find_addresses(pre) {
+    let found = find_addresses(pre);
+    // An address introduced as a sender or a contact anywhere ("please
+    // contact <support@...>") is not a recipient anywhere else either.
+    let not_rcpt: std::collections::HashSet<String> = found
+        .iter()
+        .filter(|(pos, _)| preceded_by_sender_word(pre, *pos) && !after_mailto(pre, *pos))
+        .map(|(_, a)| a.to_ascii_lowercase())
+        .collect();
+    for (pos, a) in found {
         let low = a.to_ascii_lowercase();
-        if excluded.contains(&low) || is_daemon_local(&low) || seen.contains(&low) {
-            continue;
-        }
-        if preceded_by_sender_word(pre, pos) {
+        if excluded.contains(&low)
+            || is_daemon_local(&low)
+            || not_rcpt.contains(&low)
+            || after_mailto(pre, pos)
+            || !seen.insert(low.clone())
+        {
             continue;
         }
         // Message-ID-like tokens: long hex runs before the "@".
@@ -283,13 +298,35 @@ fn recipient_candidates(pre: &str, top: &Top<'_>, orig: &Original, strict: bool)
         {
             continue;
         }
-        seen.insert(low);
+        // "  To: a@b" in a summary of the original's headers names whom
+        // the sender wrote to, which is the failed address only when the
+        // notice names no other.
+        if on_quoted_to_line(pre, pos) {
+            weak.push(a);
+            continue;
+        }
         out.push(a);
         if out.len() >= MAX_RECIPIENTS {
             break;
         }
     }
+    if out.is_empty() {
+        weak.truncate(MAX_RECIPIENTS);
+        return weak;
+    }
     out
+}
+
+/// `mailto:` links repeat an address already in the text; skip the copy.
+fn after_mailto(pre: &str, pos: usize) -> bool {
+    pos >= 7 && pre.as_bytes()[pos - 7..pos].eq_ignore_ascii_case(b"mailto:")
+}
+
+/// The address at `pos` sits on a line quoting a To or Cc header field.
+fn on_quoted_to_line(pre: &str, pos: usize) -> bool {
+    let line_start = pre[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let line = pre[line_start..pos].trim_start().to_ascii_lowercase();
+    line.starts_with("to:") || line.starts_with("cc:")
 }
 
 /// Splits `pre` into one text block per recipient: from the first line
