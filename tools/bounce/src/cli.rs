@@ -144,6 +144,16 @@ Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--
     }
 
     #[test]
+    fn analysis_serializes_for_web_callers() {
+        let v = serde_json::to_value(analyze(DSN)).unwrap_or_default();
+        assert_eq!(v["kind"], "dsn");
+        assert_eq!(v["recipients"][0]["status"], "5.1.1");
+        assert_eq!(v["recipients"][0]["reply_code"], 550);
+        assert_eq!(v["recipients"][0]["action"], "failed");
+        assert_eq!(v["recipients"][0]["reason"], "userunknown");
+    }
+
+    #[test]
     fn plain_lines_table() {
         let ordinary = b"From: a@example.com\nTo: b@example.net\nSubject: hi\n\nhello\n";
         let cases: &[(&[u8], Lang, &str)] = &[

@@ -58,8 +58,16 @@ impl fmt::Display for StatusCode {
     }
 }
 
+impl serde::Serialize for StatusCode {
+    /// As the dotted string, e.g. `"5.1.1"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A three-digit SMTP reply code, RFC 5321 §4.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct ReplyCode(pub u16);
 
 impl ReplyCode {

@@ -67,7 +67,7 @@ impl Kind {
 }
 
 /// The outcome for one recipient named in a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecipientResult {
     /// The recipient address (RFC 3464 Final-Recipient, or the address the
     /// notice names). Empty when the report names none.
@@ -97,7 +97,7 @@ pub struct RecipientResult {
 }
 
 /// Everything [`analyze`] found in one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Analysis {
     /// True for delivery failure and delay notices (and success DSNs).
     /// False for ordinary mail, auto-replies and feedback reports.

@@ -22,8 +22,9 @@ pub const MAX_RECIPIENTS: usize = 1000;
 /// Upper bound on the diagnostic text kept per recipient, in bytes.
 pub const MAX_DIAGNOSTIC: usize = 2000;
 
-/// The DSN action of RFC 3464 §2.3.3, plus "unknown" for free-text notices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The DSN action of RFC 3464 §2.3.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     /// The message could not be delivered.
     Failed,
