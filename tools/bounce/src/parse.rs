@@ -95,6 +95,9 @@ pub struct Raw {
     /// A reason the report states in its own structured terms (an SES
     /// "Suppressed" bounce), which no wording overrides.
     pub reason_hint: Option<crate::Reason>,
+    /// What the notice's opening summary (before any address) says about
+    /// the mailbox, when it says it is full or disabled.
+    pub summary_reason: Option<crate::Reason>,
     /// The comment after the code in a DSN Status field.
     pub status_comment: String,
     /// The wider notice text around the recipient, used when the

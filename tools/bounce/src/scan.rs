@@ -621,6 +621,10 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
         }
     }
     let rcpts: Vec<String> = out.records.iter().map(|r| r.address.clone()).collect();
+    let summary = summary_reason(&out.notice, &rcpts);
+    for r in out.records.iter_mut() {
+        r.summary_reason = summary;
+    }
     let bl = blocks(&out.notice, &rcpts);
     let transcript = transcript_command(&out.notice);
     for (r, b) in out.records.iter_mut().zip(bl) {
@@ -641,6 +645,25 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
         r.diagnostic = diag_text(&r.diagnostic);
         r.context = diag_text(&b);
     }
+}
+
+/// The notice's opening lines, before it names any recipient, when they
+/// state that the mailbox is full or disabled ("The user(s) account is
+/// disabled."): the reporting system's own reading, which a generic "user
+/// unknown" in the report does not outweigh.
+fn summary_reason(notice: &str, rcpts: &[String]) -> Option<crate::Reason> {
+    let lows: Vec<String> = rcpts.iter().map(|r| r.to_ascii_lowercase()).collect();
+    let mut head = String::new();
+    for line in notice.lines() {
+        let low = line.to_ascii_lowercase();
+        if lows.iter().any(|a| contains_addr(&low, a)) || head.len() > 2000 {
+            break;
+        }
+        head.push_str(line);
+        head.push('\n');
+    }
+    let r = crate::classify::by_text(&crate::classify::match_text(&head))?;
+    matches!(r, crate::Reason::MailboxFull | crate::Reason::Suspend).then_some(r)
 }
 
 /// Sendmail's summary line under an address: `(reason: 550 ...)`.
