@@ -633,7 +633,8 @@ pub fn enrich_from_notice(out: &mut Parsed, top: &Top<'_>) {
         let thin = !r.diagnostic.chars().any(|c| c.is_alphabetic());
         if thin && !b.is_empty() {
             r.diagnostic = reason_line(&b).unwrap_or_else(|| diag_text(&b));
-            let f = find_codes(&r.diagnostic);
+            // The summary line often drops the code the transcript keeps.
+            let f = find_codes(&b);
             apply_codes(r, f);
         }
         r.command = command_of(&r.diagnostic)
@@ -892,7 +893,7 @@ fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)
         if !own {
             continue;
         }
-        let own_text = diag_text(t);
+        let own_text = diag_text(inner_reply(t));
         let about_me = replies
             .iter()
             .any(|r| contains_addr(&r.to_ascii_lowercase(), &low_addr));
@@ -903,11 +904,28 @@ fn session_diagnostic(pre: &str, addr: &str) -> Option<(String, Option<Command>)
             return None;
         }
         return Some((
-            diag_text(&format!("{} {}", replies.join(" "), own_text)),
+            diag_text(&format!("{} {}", own_text, replies.join(" "))),
             cmd,
         ));
     }
     None
+}
+
+/// Sendmail writes its own code before the remote server's reply:
+/// `554 <a@b>... 550 Host unknown`. The inner reply is the one that
+/// tells; the line is returned from it on, or whole.
+fn inner_reply(line: &str) -> &str {
+    let Some(i) = line.find("... ") else {
+        return line;
+    };
+    let rest = &line[i + 4..];
+    let b = rest.as_bytes();
+    let code = b.len() > 4 && b[..3].iter().all(u8::is_ascii_digit) && matches!(b[3], b' ' | b'-');
+    if code && matches!(b[0], b'4' | b'5') {
+        rest
+    } else {
+        line
+    }
 }
 
 /// Drops a first line that holds nothing but the address (Exim, Gmail).
