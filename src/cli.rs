@@ -1,0 +1,480 @@
+//! The command lines of `nmail` and `nmail-resync`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use nmail_sync::resync::{self, Depth};
+use nmail_sync::{Address, DataDir, DomainName};
+
+use crate::config::{self, Config};
+use crate::server;
+
+/// nmail: SMTP and POP3 mail server over a maildir tree.
+#[derive(Parser, Debug)]
+#[command(name = "nmail", version, about)]
+struct Cli {
+    /// The data folder (settings, accounts, mail, index).
+    #[arg(long, env = "NMAIL_DATA", default_value = "data", global = true)]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct DataArg {
+    /// The data folder (settings, accounts, mail, index).
+    #[arg(long, env = "NMAIL_DATA", default_value = "data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a data folder with its first domain and postmaster account.
+    Init {
+        #[command(flatten)]
+        init: InitArgs,
+    },
+    /// Run the SMTP and POP3 servers (creating the data folder on first use).
+    Serve {
+        #[command(flatten)]
+        init: InitArgs,
+    },
+    /// Manage hosted domains.
+    Domain {
+        #[command(subcommand)]
+        action: DomainCmd,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct InitArgs {
+    /// The first hosted domain (default: the host name, or localhost).
+    #[arg(long)]
+    domain: Option<String>,
+    /// This server's host name (default: the machine's).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Read postmaster's password from this file instead of generating one.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum DomainCmd {
+    /// Add a hosted domain.
+    Add { domain: String },
+    /// List hosted domains.
+    List,
+    /// Remove a hosted domain.
+    Remove {
+        domain: String,
+        /// Also remove its accounts (moved to removed/ unless --purge).
+        #[arg(long)]
+        with_users: bool,
+        /// Delete accounts and mail instead of moving them to removed/.
+        #[arg(long)]
+        purge: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCmd {
+    /// Add an account; the password comes from --password-file or standard input.
+    Add {
+        address: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List accounts, of one domain or all.
+    List { domain: Option<String> },
+    /// Set an account's password (from --password-file or standard input).
+    Passwd {
+        address: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Remove an account (its folder is moved to removed/ unless --purge).
+    Remove {
+        address: String,
+        #[arg(long)]
+        purge: bool,
+    },
+}
+
+/// Entry point of `nmail`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    nmail_sync::message::quiet_parser_panics();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nmail: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nmail: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let data = DataArg { data: cli.data };
+    match cli.command {
+        Cmd::Init { init } => {
+            init_logging("warn");
+            let dir = DataDir::new(&data.data);
+            if server::is_initialised(dir.root()) {
+                println!(
+                    "nmail: {} is already initialised; nothing changed.",
+                    dir.root().display()
+                );
+                if let Some(d) = init.domain {
+                    println!(
+                        "       (to host {d} as well, run: nmail domain add {d} --data {})",
+                        dir.root().display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            initialise(&dir, &init).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Serve { init } => {
+            let dir = DataDir::new(&data.data);
+            if !server::is_initialised(dir.root()) {
+                init_logging("warn");
+                println!(
+                    "nmail: {} has no data folder yet; creating it.",
+                    dir.root().display()
+                );
+                initialise(&dir, &init).await?;
+            }
+            let cfg = Config::load(dir.root())?;
+            init_logging(&cfg.log.level);
+            server::serve(dir, cfg).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Domain { action } => {
+            init_logging("warn");
+            let (dir, store) = open(&data).await?;
+            match action {
+                DomainCmd::Add { domain } => {
+                    let d = DomainName::parse(&domain)?;
+                    store.add_domain(&d).await?;
+                    println!("added domain {d}");
+                }
+                DomainCmd::List => {
+                    for d in store.accounts().domains()?.0 {
+                        println!("{}", d.name);
+                    }
+                }
+                DomainCmd::Remove {
+                    domain,
+                    with_users,
+                    purge,
+                } => {
+                    let d = DomainName::parse(&domain)?;
+                    let moved = store.remove_domain(&d, with_users, purge).await?;
+                    for m in moved {
+                        println!("moved {} (delete it when no longer needed)", m.display());
+                    }
+                    println!("removed domain {d} from {}", dir.root().display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::User { action } => {
+            init_logging("warn");
+            let (_, store) = open(&data).await?;
+            match action {
+                UserCmd::Add {
+                    address,
+                    password_file,
+                } => {
+                    let a = Address::parse(&address)?;
+                    let pw =
+                        read_password(password_file.as_deref(), &format!("Password for {a}: "))?;
+                    store.add_user(&a, &pw).await?;
+                    println!("added account {a}");
+                }
+                UserCmd::List { domain } => {
+                    let domains = match domain {
+                        Some(d) => vec![DomainName::parse(&d)?],
+                        None => store
+                            .accounts()
+                            .domains()?
+                            .0
+                            .iter()
+                            .filter_map(|d| DomainName::parse(&d.name).ok())
+                            .collect(),
+                    };
+                    for d in domains {
+                        for u in store.accounts().users(&d)?.0 {
+                            let state = if u.disabled { " (disabled)" } else { "" };
+                            println!("{}{state}", u.address);
+                        }
+                    }
+                }
+                UserCmd::Passwd {
+                    address,
+                    password_file,
+                } => {
+                    let a = Address::parse(&address)?;
+                    let pw = read_password(
+                        password_file.as_deref(),
+                        &format!("New password for {a}: "),
+                    )?;
+                    store.set_password(&a, &pw).await?;
+                    println!("password of {a} changed");
+                }
+                UserCmd::Remove { address, purge } => {
+                    let a = Address::parse(&address)?;
+                    match store.remove_user(&a, purge).await? {
+                        Some(p) => println!("removed {a}; its mail was moved to {}", p.display()),
+                        None => println!("removed {a} and deleted its mail"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open(data: &DataArg) -> Result<(DataDir, nmail_sync::Store)> {
+    let dir = DataDir::new(&data.data);
+    if !server::is_initialised(dir.root()) {
+        bail!(
+            "{} is not a data folder; create one with: nmail init --data {} --domain DOMAIN",
+            dir.root().display(),
+            dir.root().display()
+        );
+    }
+    let cfg = Config::load(dir.root())?;
+    let store = server::open_store(&dir, &cfg).await?;
+    Ok((dir, store))
+}
+
+/// Reads a password from a file (one line; the line end is not part of
+/// it) or from standard input, never from the command line where other
+/// users could see it in the process list.
+fn read_password(file: Option<&Path>, prompt: &str) -> Result<String> {
+    let text = match file {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => {
+            let tty = std::io::stdin().is_terminal();
+            if tty {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+                set_echo(false);
+            }
+            let mut line = String::new();
+            let r = std::io::stdin().lock().read_line(&mut line);
+            if tty {
+                set_echo(true);
+                eprintln!();
+            }
+            r.context("reading the password from standard input")?;
+            line
+        }
+    };
+    let pw = text.strip_suffix('\n').unwrap_or(&text);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(pw.to_string())
+}
+
+fn set_echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
+}
+
+fn generate_password() -> String {
+    // No look-alikes (0/O, 1/l/I), so it can be read aloud or copied by hand.
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20)
+        .map(|_| ALPHABET[(rand::random::<u32>() as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Creates a data folder. Every step is skipped when already done and the
+/// settings file comes last, so an interrupted init can simply be re-run.
+async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(config::default_hostname);
+    let domain = match &args.domain {
+        Some(d) => DomainName::parse(d)?,
+        None => DomainName::parse(&hostname).or_else(|_| DomainName::parse("localhost"))?,
+    };
+    let password = match &args.password_file {
+        Some(p) => Some(read_password(Some(p), "")?),
+        None => None,
+    };
+    nmail_sync::fsutil::create_dir_all_durable(dir.root())
+        .with_context(|| format!("creating {}", dir.root().display()))?;
+    nmail_sync::fsutil::create_dir_all_durable(&dir.spool_tmp())?;
+    let mut cfg = Config::default();
+    cfg.server.hostname = hostname.clone();
+    let made_cert = crate::tls::make_self_signed(
+        &hostname,
+        &dir.root().join(&cfg.tls.cert),
+        &dir.root().join(&cfg.tls.key),
+    )?;
+    let store = server::open_store(dir, &cfg).await?;
+    if store.accounts().domain(&domain)?.is_none() {
+        store.add_domain(&domain).await?;
+    }
+    let postmaster = Address::parse(&format!("postmaster@{domain}"))?;
+    let mut shown = None;
+    if store.accounts().user(&postmaster)?.is_none() {
+        let pw = match password {
+            Some(p) => p,
+            None => {
+                let p = generate_password();
+                shown = Some(p.clone());
+                p
+            }
+        };
+        store.add_user(&postmaster, &pw).await?;
+    }
+    nmail_sync::fsutil::write_file_atomic(
+        &dir.config_file(),
+        config::template(&hostname).as_bytes(),
+        0o644,
+    )?;
+    println!("nmail: initialised {}", dir.root().display());
+    println!("  host name:  {hostname}");
+    println!("  domain:     {domain}");
+    println!("  account:    {postmaster}");
+    if let Some(p) = shown {
+        println!("  password:   {p}");
+        println!(
+            "  (shown only this once; change it with: nmail user passwd {postmaster} --data {})",
+            dir.root().display()
+        );
+    }
+    if made_cert {
+        println!(
+            "  TLS:        self-signed certificate in {}; replace it with a real one",
+            dir.tls_dir().display()
+        );
+    }
+    Ok(())
+}
+
+/// nmail-resync: compare the index with the files and mend it.
+#[derive(Parser, Debug)]
+#[command(name = "nmail-resync", version, about)]
+struct ResyncCli {
+    #[command(flatten)]
+    data: DataArg,
+    /// Report differences and exit 1 if there are any; change nothing.
+    #[arg(long)]
+    check: bool,
+    /// Report what would be changed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only this domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Only this account.
+    #[arg(long)]
+    user: Option<String>,
+    /// Print only the summary, not each difference.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Entry point of `nmail-resync`.
+pub fn resync_main() -> ExitCode {
+    let cli = ResyncCli::parse();
+    init_logging("warn");
+    nmail_sync::message::quiet_parser_panics();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nmail-resync: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run_resync(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nmail-resync: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
+    let (_, store) = open(&cli.data).await?;
+    let opts = resync::Options {
+        dry_run: cli.check || cli.dry_run,
+        domain: cli.domain.as_deref().map(DomainName::parse).transpose()?,
+        user: cli.user.as_deref().map(Address::parse).transpose()?,
+        depth: Depth::Full,
+    };
+    let report = resync::resync(&store, &opts).await?;
+    if !cli.quiet {
+        let verb = if opts.dry_run { "" } else { "mended " };
+        for d in &report.differences {
+            println!("{verb}{d}");
+        }
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    println!(
+        "files seen {}, added {}, removed {}, changed {}, skipped {}, errors {}, time {:.2}s",
+        report.files_seen,
+        report.added,
+        report.removed,
+        report.changed,
+        report.skipped,
+        report.errors.len(),
+        report.elapsed.as_secs_f64()
+    );
+    Ok(if cli.check && !report.differences.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

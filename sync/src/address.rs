@@ -1,0 +1,178 @@
+//! Account addresses: the domain and local-part of a mailbox that nmail
+//! hosts.
+//!
+//! These are the names nmail itself creates folders for, so they are
+//! stricter than what RFC 5321 allows on the wire: a hosted local-part is a
+//! lower-case dot-atom of letters, digits and `.`, `_`, `-` (no `+`, which is
+//! the sub-address delimiter), and a domain is a lower-case LDH host name.
+//! Matching against them is case-insensitive, as every mail server in
+//! practice does, although RFC 5321 §2.4 lets the local-part be
+//! case-sensitive.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Why a name cannot be a hosted domain or account.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AddressError {
+    /// The domain is not a host name of letters, digits and hyphens.
+    #[error("{0:?} is not a valid domain name")]
+    Domain(String),
+    /// The local-part has characters a hosted account may not use.
+    #[error(
+        "{0:?} is not a valid account name (use letters, digits, '.', '_' or '-'; \
+         no leading, trailing or double dot)"
+    )]
+    LocalPart(String),
+    /// No `@` between local-part and domain.
+    #[error("{0:?} is not an address of the form name@domain")]
+    NoAt(String),
+}
+
+/// A hosted domain, lower case, e.g. `example.com`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Validates and lower-cases `s`.
+    pub fn parse(s: &str) -> Result<Self, AddressError> {
+        let d = s.trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        // TODO: accept IDN U-labels by converting them to A-labels (RFC 5890).
+        if d.is_empty() || d.len() > 253 || !d.split('.').all(label_ok) {
+            return Err(AddressError::Domain(s.to_string()));
+        }
+        Ok(DomainName(d))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The local-part of a hosted account, lower case, e.g. `bob`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalPart(String);
+
+impl LocalPart {
+    /// Validates and lower-cases `s`.
+    pub fn parse(s: &str) -> Result<Self, AddressError> {
+        let l = s.to_ascii_lowercase();
+        let ok = !l.is_empty()
+            && l.len() <= 64
+            && !l.starts_with('.')
+            && !l.ends_with('.')
+            && !l.contains("..")
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(LocalPart(l))
+        } else {
+            Err(AddressError::LocalPart(s.to_string()))
+        }
+    }
+
+    /// The local-part as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A hosted account's address, `local@domain`, lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address {
+    local: LocalPart,
+    domain: DomainName,
+}
+
+impl Address {
+    /// Joins a local-part and a domain.
+    pub fn new(local: LocalPart, domain: DomainName) -> Self {
+        Address { local, domain }
+    }
+
+    /// Parses `local@domain`, splitting at the last `@`.
+    pub fn parse(s: &str) -> Result<Self, AddressError> {
+        let (l, d) = s
+            .rsplit_once('@')
+            .ok_or_else(|| AddressError::NoAt(s.to_string()))?;
+        Ok(Address {
+            local: LocalPart::parse(l)?,
+            domain: DomainName::parse(d)?,
+        })
+    }
+
+    /// The local-part.
+    pub fn local(&self) -> &LocalPart {
+        &self.local
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &DomainName {
+        &self.domain
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local.0, self.domain.0)
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let a = Address::parse("Bob.Smith@Example.COM").unwrap();
+        assert_eq!(a.to_string(), "bob.smith@example.com");
+        for bad in [
+            "bob",
+            "@example.com",
+            "bob@",
+            ".bob@example.com",
+            "bob.@example.com",
+            "b..ob@example.com",
+            "bob+tag@example.com",
+            "bo/b@example.com",
+            "bob@exa_mple.com",
+            "bob@-example.com",
+            "bob@example..com",
+            "../x@example.com",
+        ] {
+            assert!(Address::parse(bad).is_err(), "{bad} accepted");
+        }
+        assert!(DomainName::parse("localhost").is_ok());
+        assert!(DomainName::parse("xn--3e0b707e.kr").is_ok());
+    }
+}

@@ -1,0 +1,258 @@
+//! The command line and server life cycle: init, accounts, settings,
+//! restarts, nmail-resync's reports.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Pop3, Server, nmail_bin, smtp_send};
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn init_is_idempotent_and_generates_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = || {
+        Command::new(nmail_bin())
+            .args(["init", "--domain", "example.com"])
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", text(&first));
+    let out = text(&first);
+    let pw = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(pw.len() >= 16);
+    let toml = std::fs::read_to_string(data.join("nmail.toml")).unwrap();
+    let user = std::fs::read(data.join("domains/example.com/users/postmaster/user.toml")).unwrap();
+    let second = run();
+    assert!(second.status.success());
+    assert!(
+        text(&second).contains("nothing changed"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("nmail.toml")).unwrap(),
+        toml
+    );
+    assert_eq!(
+        std::fs::read(data.join("domains/example.com/users/postmaster/user.toml")).unwrap(),
+        user
+    );
+    // The printed password works.
+    let mut s = Server::start_in(dir_into(dir, "d"), &[]);
+    let mut p = Pop3::login(s.pop3, "postmaster@example.com", &pw);
+    p.cmd("QUIT");
+    s.stop();
+}
+
+/// Servers keep their folder at `dir/data`; move `dir/name` there.
+fn dir_into(dir: tempfile::TempDir, name: &str) -> tempfile::TempDir {
+    std::fs::rename(dir.path().join(name), dir.path().join("data")).unwrap();
+    dir
+}
+
+#[test]
+fn accounts_from_the_command_line() {
+    let s = Server::start(&[]);
+    let add = Command::new(nmail_bin())
+        .args(["user", "add", "dave@example.com", "--data"])
+        .arg(s.data())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"Stdin-Pass-9\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(add.status.success(), "{}", text(&add));
+    // The running server sees the new account at once (through the index).
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &["dave@example.com"],
+            b"Subject: hi\r\n\r\nx\r\n"
+        )
+        .starts_with("250")
+    );
+    Pop3::login(s.pop3, "dave@example.com", "Stdin-Pass-9").quit();
+    let list = text(&s.nmail(&["user", "list"]));
+    assert!(
+        list.contains("dave@example.com") && list.contains("bob@example.com"),
+        "{list}"
+    );
+    let dup = s.nmail(&[
+        "user",
+        "add",
+        "dave@example.com",
+        "--password-file",
+        "/dev/null",
+    ]);
+    assert!(!dup.status.success());
+    let bad = s.nmail(&[
+        "user",
+        "add",
+        "Bad Name@example.com",
+        "--password-file",
+        "/dev/null",
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("not a valid"), "{}", text(&bad));
+    // passwd, then remove: the mail is kept under removed/.
+    let pw = s.dir.path().join("newpw");
+    std::fs::write(&pw, "Other-Pass-3\n").unwrap();
+    assert!(
+        s.nmail(&[
+            "user",
+            "passwd",
+            "dave@example.com",
+            "--password-file",
+            pw.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    Pop3::login(s.pop3, "dave@example.com", "Other-Pass-3").quit();
+    let rm = s.nmail(&["user", "remove", "dave@example.com"]);
+    assert!(rm.status.success(), "{}", text(&rm));
+    let removed: Vec<_> = std::fs::read_dir(s.data().join("removed/example.com"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(removed.len(), 1);
+    let refused = "S: 220\nC: EHLO c.example.org\nS: 250\nC: MAIL FROM:<a@example.org>\nS: 250\nC: RCPT TO:<dave@example.com>\nS: 550\n";
+    common::dialogue::run(
+        &common::dialogue::parse(refused),
+        s.smtp,
+        common::dialogue::Proto::Smtp,
+    )
+    .unwrap();
+    // Domains.
+    assert!(s.nmail(&["domain", "add", "example.org"]).status.success());
+    assert!(text(&s.nmail(&["domain", "list"])).contains("example.org"));
+    let busy = s.nmail(&["domain", "remove", "example.com"]);
+    assert!(
+        !busy.status.success() && text(&busy).contains("still has"),
+        "{}",
+        text(&busy)
+    );
+    assert!(
+        s.nmail(&["domain", "remove", "example.org"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn bad_settings_are_refused_clearly() {
+    let s = Server::start(&[]);
+    let out = Command::new(nmail_bin())
+        .args(["serve", "--data"])
+        .arg(s.data())
+        .env("NMAIL_SMTP_LISTN", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("NMAIL_SMTP_LISTN"), "{}", text(&out));
+}
+
+#[test]
+fn a_killed_servers_pop3_lock_does_not_outlive_it() {
+    let mut s = Server::start(&[]);
+    let _held = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
+    s.kill();
+    s.restart();
+    let mut p = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
+    p.cmd("QUIT");
+}
+
+#[test]
+fn resync_check_reports_each_difference() {
+    let mut s = Server::start(&[]);
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &["bob@example.com"],
+            b"Subject: a\r\n\r\nx\r\n"
+        )
+        .starts_with("250")
+    );
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &["bob@example.com"],
+            b"Subject: b\r\n\r\ny\r\n"
+        )
+        .starts_with("250")
+    );
+    s.stop();
+    let clean = s.resync(&["--check"]);
+    assert!(clean.status.success(), "{}", text(&clean));
+    // Behind the index's back: one file removed, one renamed with a flag,
+    // one added, and an account file added.
+    let files = s.messages("bob@example.com");
+    std::fs::remove_file(&files[0].0).unwrap();
+    let name = files[1]
+        .0
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    std::fs::rename(
+        &files[1].0,
+        s.maildir("bob@example.com")
+            .join("cur")
+            .join(format!("{name}:2,S")),
+    )
+    .unwrap();
+    std::fs::write(
+        s.maildir("carol@example.com")
+            .join("new/1717290000.M1P1Q1.other"),
+        "Subject: dropped\r\n\r\n",
+    )
+    .unwrap();
+    let check = s.resync(&["--check"]);
+    let out = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{out}");
+    assert!(out.contains("file gone:"), "{out}");
+    assert!(out.contains("renamed:"), "{out}");
+    assert!(
+        out.contains("not indexed:") && out.contains("1717290000.M1P1Q1.other"),
+        "{out}"
+    );
+    // --check changed nothing; the default run mends; then all agrees.
+    assert_eq!(s.resync(&["--check"]).status.code(), Some(1));
+    let mend = s.resync(&[]);
+    assert!(mend.status.success(), "{}", text(&mend));
+    let after = s.resync(&["--check"]);
+    assert!(after.status.success(), "{}", text(&after));
+    // The files were never touched.
+    assert_eq!(s.messages("bob@example.com").len(), 1);
+    assert!(
+        s.maildir("bob@example.com")
+            .join("cur")
+            .join(format!("{name}:2,S"))
+            .exists()
+    );
+}
