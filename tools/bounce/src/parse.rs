@@ -584,44 +584,11 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
                     _ => pending_orig = Some(a),
                 }
             }
-            "action" => {
+            _ => {
                 if let Some(c) = cur.as_mut() {
-                    c.action = Action::parse(&value);
+                    set_recipient_field(c, &name, &value);
                 }
             }
-            "status" => {
-                if let Some(c) = cur.as_mut() {
-                    let tok = value
-                        .split(|ch: char| ch.is_whitespace() || ch == '(')
-                        .next()
-                        .unwrap_or("");
-                    c.status = StatusCode::parse(tok.trim_end_matches(['.', ',', ';']));
-                    // RFC 3464 §2.3.4 allows a comment after the code
-                    // (PowerMTA: "5.2.1 (mailbox disabled, not accepting
-                    // messages)"); it is the reporting MTA's reading.
-                    if let Some((_, c2)) = value.split_once('(') {
-                        c.status_comment = c2.trim_end_matches(')').trim().to_string();
-                    }
-                }
-            }
-            "remote-mta" => {
-                if let Some(c) = cur.as_mut() {
-                    c.remote_host = Some(typed_value(&value)).filter(|s| !s.is_empty());
-                }
-            }
-            "diagnostic-code" => {
-                if let Some(c) = cur.as_mut() {
-                    let (ty, d) = match value.split_once(';') {
-                        Some((t, d)) if t.len() < 20 && !t.contains(' ') => {
-                            (Some(t.trim().to_ascii_lowercase()), d.trim())
-                        }
-                        _ => (None, value.trim()),
-                    };
-                    c.diag_type = ty;
-                    c.diagnostic = d.to_string();
-                }
-            }
-            _ => {}
         }
     }
     flush(&mut cur, out);
@@ -629,6 +596,39 @@ fn read_dsn(text: &str, out: &mut Vec<Raw>) {
         fix_address(r);
         let found = find_codes(&r.diagnostic);
         apply_codes(r, found);
+    }
+}
+
+/// RFC 3464 §2.3 per-recipient fields other than the addresses.
+fn set_recipient_field(c: &mut Raw, name: &str, value: &str) {
+    match name {
+        "action" => c.action = Action::parse(value),
+        "status" => {
+            let tok = value
+                .split(|ch: char| ch.is_whitespace() || ch == '(')
+                .next()
+                .unwrap_or("");
+            c.status = StatusCode::parse(tok.trim_end_matches(['.', ',', ';']));
+            // RFC 3464 §2.3.4 allows a comment after the code (PowerMTA:
+            // "5.2.1 (mailbox disabled, not accepting messages)"); it is
+            // the reporting MTA's reading.
+            if let Some((_, c2)) = value.split_once('(') {
+                c.status_comment = c2.trim_end_matches(')').trim().to_string();
+            }
+        }
+        "remote-mta" => c.remote_host = Some(typed_value(value)).filter(|s| !s.is_empty()),
+        "diagnostic-code" => {
+            // RFC 3464 §2.3.6: diagnostic-type ";" *text.
+            let (ty, d) = match value.split_once(';') {
+                Some((t, d)) if t.len() < 20 && !t.contains(' ') => {
+                    (Some(t.trim().to_ascii_lowercase()), d.trim())
+                }
+                _ => (None, value.trim()),
+            };
+            c.diag_type = ty;
+            c.diagnostic = d.to_string();
+        }
+        _ => {}
     }
 }
 
