@@ -316,12 +316,9 @@ const MAX_NESTING: usize = 2;
 
 fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
-    let msg = parse_mime(raw, false);
-    let mut out = Parsed::default();
-
-    let Some(msg) = msg.as_ref() else {
+    let Some(msg) = parse_mime(raw, false) else {
         // Not even a header block: treat the bytes as a bare notice.
-        let text = lossy(raw);
+        let mut out = Parsed::default();
         let top = Top {
             msg: None,
             from: None,
@@ -329,17 +326,23 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
             to: None,
             subject: String::new(),
         };
-        scan::scan_text(&text, &top, &mut out);
+        scan::scan_text(&lossy(raw), &top, &mut out);
         return out;
     };
+    read_message(&msg, depth)
+}
 
+/// Tries each kind of report in turn, most structured first: ARF, SES
+/// events, RFC 3464 reports, a report forwarded inside the message, then
+/// free text, and last the auto-reply.
+fn read_message(msg: &Message<'_>, depth: usize) -> Parsed {
+    let mut out = Parsed::default();
     let (from, from_name) = first_addr(msg.from());
-    let (to, _) = first_addr(msg.to());
     let top = Top {
         msg: Some(msg),
         from,
         from_name,
-        to,
+        to: first_addr(msg.to()).0,
         subject: msg.subject().unwrap_or("").to_string(),
     };
     out.top_from = top.from.clone();
@@ -348,49 +351,21 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
 
     let sorted = sort_parts(msg);
     read_original(&sorted, &mut out.original);
-
     if !sorted.feedback.is_empty() || sorted.report_type.as_deref() == Some("feedback-report") {
         read_feedback(&sorted, &mut out);
         out.shape = Some(Shape::Feedback);
         return out;
     }
-
     let notice: String = sorted
         .notice
         .iter()
         .map(|c| c.as_ref())
         .collect::<Vec<_>>()
         .join("\n");
-    if crate::ses::read(&notice, &mut out) {
+    if crate::ses::read(&notice, &mut out) || apple_unsubscribe(&top, &mut out) {
         return out;
     }
-    // Apple Mail's one-click unsubscribe is an opt-out complaint sent as a
-    // plain auto-reply.
-    if top
-        .header("X-Apple-Unsubscribe")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        out.shape = Some(Shape::Feedback);
-        out.records.push(Raw {
-            address: top.from.clone().unwrap_or_default(),
-            feedback_type: Some("opt-out".to_string()),
-            ..Raw::default()
-        });
-        return out;
-    }
-    for d in &sorted.dsn {
-        read_dsn(d, &mut out.records);
-    }
-    // Some MTAs paste the report fields into the text part instead of a
-    // message/delivery-status part.
-    if out.records.is_empty() && scan::has_inline_dsn(&notice) {
-        read_dsn(&notice, &mut out.records);
-    }
-    out.records.truncate(MAX_RECIPIENTS);
-    if !out.records.is_empty() {
-        out.shape = Some(Shape::Dsn);
-        out.notice = scan::clip(scan::cut_original(&notice), scan::MAX_NOTICE).to_string();
-        scan::enrich_from_notice(&mut out, &top);
+    if read_reports(&sorted, &notice, &top, &mut out) {
         return out;
     }
     // A bounce forwarded as an attachment (a postmaster copy, a relay that
@@ -406,12 +381,51 @@ fn parse_nested(raw: &[u8], depth: usize) -> Parsed {
     scan::scan_text(&notice, &top, &mut out);
     if out.shape.is_none() && scan::is_auto_reply(&top) {
         out.shape = Some(Shape::AutoReply);
+        let address = top.from.clone().unwrap_or_default();
         out.records.push(Raw {
-            address: top.from.clone().unwrap_or_default(),
+            address,
             ..Raw::default()
         });
     }
     out
+}
+
+/// Apple Mail's one-click unsubscribe: an opt-out complaint sent as a
+/// plain auto-reply with `X-Apple-Unsubscribe: true`.
+fn apple_unsubscribe(top: &Top<'_>, out: &mut Parsed) -> bool {
+    let flagged = top
+        .header("X-Apple-Unsubscribe")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if flagged {
+        out.shape = Some(Shape::Feedback);
+        out.records.push(Raw {
+            address: top.from.clone().unwrap_or_default(),
+            feedback_type: Some("opt-out".to_string()),
+            ..Raw::default()
+        });
+    }
+    flagged
+}
+
+/// RFC 3464 report fields, from their own parts or pasted into the
+/// notice, completed from the notice's text. False when there are none.
+fn read_reports(sorted: &Sorted<'_>, notice: &str, top: &Top<'_>, out: &mut Parsed) -> bool {
+    for d in &sorted.dsn {
+        read_dsn(d, &mut out.records);
+    }
+    // Some MTAs paste the report fields into the text part instead of a
+    // message/delivery-status part.
+    if out.records.is_empty() && scan::has_inline_dsn(notice) {
+        read_dsn(notice, &mut out.records);
+    }
+    out.records.truncate(MAX_RECIPIENTS);
+    if out.records.is_empty() {
+        return false;
+    }
+    out.shape = Some(Shape::Dsn);
+    out.notice = scan::clip(scan::cut_original(notice), scan::MAX_NOTICE).to_string();
+    scan::enrich_from_notice(out, top);
+    true
 }
 
 /// A nested message that is itself a delivery report.
