@@ -195,10 +195,10 @@ pub fn classify(r: &Raw, subject: &str) -> Reason {
     {
         return Reason::Blocked;
     }
-    if text == Some(Reason::UserUnknown) {
-        if let Some(summary) = r.summary_reason {
-            return summary;
-        }
+    if text == Some(Reason::UserUnknown)
+        && let Some(summary) = r.summary_reason
+    {
+        return summary;
     }
     if let Some(reason) = text {
         return refine(reason, r);
