@@ -1,21 +1,29 @@
 //! Choosing one [`Reason`] per recipient from the extracted facts.
 //!
 //! The order, and why:
-//! 1. Success (`Action: delivered`, class 2) is never a failure.
+//! 1. Success (`Action: delivered`, class 2) is never a failure, and a
+//!    reason the report states in its own terms (SES "Suppressed") stands.
 //! 2. A few enhanced codes are precise enough that no wording changes them
-//!    ([`rules::STRONG_STATUS`]); a `x-unix` diagnostic is a local program.
-//! 3. A refusal at the greeting or EHLO is about the sending host.
-//! 4. The diagnostic's wording ([`rules::TEXT_RULES`]): servers often send
-//!    a generic code (`5.0.0`, `5.7.1`, `5.2.1`) with a precise phrase.
-//!    The SMTP command then refines it (see [`refine`]).
-//! 5. Services with one refusal only ([`rules::DOMAIN_RULES`]).
-//! 6. A delayed recipient with no telling text is waiting out its retry
+//!    ([`rules::STRONG_STATUS`]).
+//! 3. Services with one refusal only ([`rules::DOMAIN_RULES`]), when no
+//!    SMTP reply is quoted; provider refusal codes (`AUP#...`,
+//!    [`rules::AUP_CODES`]); phrases that prove a missing mailbox whatever
+//!    the command ([`rules::DEFINITE_USER_UNKNOWN`]).
+//! 4. A refusal at the greeting or EHLO is about the sending host.
+//! 5. The diagnostic's wording ([`rules::TEXT_RULES`]): servers often send
+//!    a generic code (`5.0.0`, `5.7.1`, `5.2.1`) with a precise phrase. A
+//!    generic "user unknown" yields to the notice's own summary (full,
+//!    disabled); the SMTP command then refines it (see [`refine`]).
+//! 6. An `x-unix` diagnostic is a local delivery program.
+//! 7. A delayed recipient with no telling text is waiting out its retry
 //!    period (RFC 3464 §2.3.3 `delayed`).
-//! 7. The meaning of the enhanced code (RFC 3463 via
+//! 8. A refusal at MAIL FROM is about the sender.
+//! 9. The meaning of the enhanced code (RFC 3463 via
 //!    [`rules::WEAK_STATUS`]).
-//! 8. The SMTP command alone: a refusal at MAIL FROM is about the sender.
-//! 9. The wording of the whole notice and its subject, for MTAs that keep
-//!    the reason away from the address.
+//! 10. A temporary (4xx) refusal reported as final has outlasted the retry
+//!     period.
+//! 11. The wording of the whole notice and its subject, for MTAs that keep
+//!     the reason away from the address.
 
 use crate::Reason;
 use crate::codes::StatusCode;

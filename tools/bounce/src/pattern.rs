@@ -65,7 +65,7 @@ pub fn first_match<'p>(hay: &str, pats: &[&'p str]) -> Option<&'p str> {
 /// [`crate::rules::TEXT_RULES`] compiled once into one Aho-Corasick
 /// automaton over every literal piece of every pattern. A text is scanned
 /// once to learn which pieces occur; only patterns whose pieces all occur
-/// are then checked for order (and anchoring) with [`matches`]. This keeps
+/// are then checked for order (and anchoring) with [`matches()`]. This keeps
 /// the cost per diagnostic at one pass, whatever the size of the tables.
 pub struct TableMatcher {
     /// `None` only if the automaton could not be built; matching then
