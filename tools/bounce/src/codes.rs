@@ -146,6 +146,16 @@ fn reply_tokens(t: &[u8]) -> impl Iterator<Item = (usize, ReplyCode)> + '_ {
             if w[1] > b'5' {
                 continue;
             }
+            // RFC 5321 §4.2.3 defines few success replies; any other 2xx
+            // number is a size, a count or a port, not a reply.
+            if w[0] == b'2'
+                && !matches!(
+                    w,
+                    b"211" | b"214" | b"220" | b"221" | b"250" | b"251" | b"252"
+                )
+            {
+                continue;
+            }
             let before_ok = s == 0
                 || !(is_tok_char(t[s - 1])
                     || t[s - 1] == b':' && s >= 2 && t[s - 2].is_ascii_digit());
@@ -267,6 +277,8 @@ mod tests {
                 Some("5.2.2"),
             ),
             ("554 Message not allowed", Some(554), None),
+            ("Size (in bytes): 222", None, None),
+            ("250 2.1.5 Ok", Some(250), Some("2.1.5")),
             ("version 5.4.6.", None, Some("5.4.6")),
         ];
         for (s, rc, st) in cases {

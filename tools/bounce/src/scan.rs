@@ -815,8 +815,14 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
         return;
     }
     let bl = blocks(pre, &rcpts);
+    let single = rcpts.len() == 1;
     for (a, b) in rcpts.into_iter().zip(bl) {
         let mut r = record_from_block(pre, a, &b, transcript);
+        // One address, and the codes stand before it (MailMarshal: "Could
+        // not be delivered because of 550 5.1.1 ..., recipients: a@b").
+        if single && r.status.is_none() && r.reply.is_none() {
+            apply_codes(&mut r, find_codes(pre));
+        }
         r.context = whole.clone();
         out.records.push(r);
     }
