@@ -359,6 +359,15 @@ mod tests {
                 f,
                 UserUnknown,
             ),
+            (
+                "",
+                "받는 사람이 장기 미사용으로 휴면 처리된 계정입니다",
+                f,
+                Suspend,
+            ),
+            ("", "받는 사람이 보낸 사람을 차단했습니다", f, Filtered),
+            ("", "스팸으로 분류되어 거부되었습니다", f, SpamDetected),
+            ("", "메일 크기가 허용 크기를 초과했습니다", f, MesgTooBig),
             ("4.0.0", "DNS Error: Domain name not found", f, NetworkError),
             ("", "", f, Undefined),
         ];

@@ -257,6 +257,8 @@ pub static TEXT_RULES: &[TextRule] = &[
             "편지함 용량",
             "편지함이 가득",
             "메일함이 꽉",
+            "메일함 공간이 부족",
+            "사서함 공간이 부족",
         ],
     },
     TextRule {
@@ -351,6 +353,8 @@ pub static TEXT_RULES: &[TextRule] = &[
             "이용 정지",
             "비활성화된 계정",
             "사용이 중지",
+            "사용하지 않는 계정",
+            "장기 미사용",
         ],
     },
     TextRule {
@@ -528,6 +532,11 @@ pub static TEXT_RULES: &[TextRule] = &[
             "주소를 찾을 수 없",
             "수신자를 찾을 수 없",
             "등록되지 않은",
+            "받는 사람 주소가 잘못",
+            "수신자 주소가 올바르지",
+            "계정이 없습니다",
+            "탈퇴한",
+            "해지된 계정",
             "recipient address rejected: access denied",
         ],
     },
@@ -584,6 +593,8 @@ pub static TEXT_RULES: &[TextRule] = &[
             "수신 거부",
             "수신거부",
             "수신을 거부",
+            "보낸 사람을 차단",
+            "발신자를 차단",
         ],
     },
     TextRule {
