@@ -361,6 +361,10 @@ fn blocks(pre: &str, rcpts: &[String]) -> Vec<String> {
 
 /// `hay` names `addr` as a whole address (not as a suffix of another).
 fn contains_addr(hay: &str, addr: &str) -> bool {
+    // An empty needle matches everywhere and would never advance.
+    if addr.is_empty() {
+        return false;
+    }
     let mut from = 0;
     while let Some(p) = hay[from..].find(addr) {
         let s = from + p;
@@ -967,6 +971,20 @@ mod tests {
         for (t, want) in cases {
             let got: Vec<String> = find_addresses(t).into_iter().map(|(_, a)| a).collect();
             assert_eq!(got, *want, "{t}");
+        }
+    }
+
+    #[test]
+    fn contains_addr_table() {
+        let cases = [
+            ("<a@example.net>: no", "a@example.net", true),
+            ("ba@example.net", "a@example.net", false),
+            ("a@example.net.", "a@example.net", true),
+            ("a@example.network", "a@example.net", false),
+            ("anything", "", false),
+        ];
+        for (hay, addr, want) in cases {
+            assert_eq!(contains_addr(hay, addr), want, "{hay} {addr}");
         }
     }
 
