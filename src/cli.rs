@@ -58,6 +58,11 @@ enum Cmd {
         #[command(subcommand)]
         action: QueueCmd,
     },
+    /// Returned mail (bounces): what failed, why, and what to do.
+    Bounce {
+        #[command(subcommand)]
+        action: BounceCmd,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -116,6 +121,23 @@ enum UserCmd {
     /// Set an account's mailbox size limit: octets, or with K, M, G
     /// (1024-based), or "none".
     Quota { address: String, size: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum BounceCmd {
+    /// Analyse returned messages: one line per failed recipient, or with
+    /// --json one object per message.
+    Analyze {
+        /// One JSON object per message, with a `recipients` array.
+        #[arg(long)]
+        json: bool,
+        /// Language of the explanations: ko or en.
+        #[arg(long, default_value = "ko")]
+        lang: String,
+        /// Message files (.eml, or mbox).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +265,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bounce {
+            action: BounceCmd::Analyze { json, lang, files },
+        } => {
+            let lang: nmail_bounce::Lang = lang
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--lang {lang}: {e}"))?;
+            let ok =
+                nmail_bounce::analyze_files_cli(&files, json, lang, &mut std::io::stdout().lock())?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Cmd::Queue {
             action: QueueCmd::List,

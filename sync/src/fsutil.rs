@@ -18,7 +18,8 @@ pub fn fsync_dir(path: &Path) -> io::Result<()> {
 /// Creates `path` and any missing parents, fsyncing each parent that gained
 /// an entry so that the new folders survive a crash.
 pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
+    // A relative name's last parent is "", which is the current folder.
+    if path.as_os_str().is_empty() || path.is_dir() {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
@@ -31,8 +32,10 @@ pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    if let Some(parent) = path.parent() {
-        fsync_dir(parent)?;
+    match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => fsync_dir(Path::new("."))?,
+        Some(p) => fsync_dir(p)?,
+        None => {}
     }
     Ok(())
 }
@@ -43,7 +46,10 @@ pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
 /// `mode` is the Unix permission of the new file (0o600 for files holding
 /// password hashes or keys).
 pub fn write_file_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -93,6 +99,17 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_relative_one_part_name_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = std::env::current_dir().unwrap();
+        std::env::set_current_dir(dir.path()).unwrap();
+        let r = create_dir_all_durable(Path::new("data"));
+        std::env::set_current_dir(here).unwrap();
+        r.unwrap();
+        assert!(dir.path().join("data").is_dir());
     }
 
     #[test]
