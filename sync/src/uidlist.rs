@@ -159,6 +159,25 @@ pub fn read(dir: &Path) -> io::Result<Option<UidList>> {
     }
 }
 
+/// Reads a folder's list file byte for byte while holding its lock, so that
+/// no append or rewrite is half done: one whole version of the file, as a
+/// backup must copy it. Returns the bytes with the file's metadata (taken
+/// from the open file, so they describe the same version); `None` when the
+/// folder has no list.
+pub fn read_whole_locked(dir: &Path) -> io::Result<Option<(Vec<u8>, fs::Metadata)>> {
+    use std::io::Read;
+    let _guard = lock(dir)?;
+    let mut f = match fs::File::open(dir.join(FILE)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, meta)))
+}
+
 /// Gives every key in `keys` a UID: the one the list has, or a new one
 /// appended to it (durably) when it has none. `live` is every key present
 /// in the folder, used to drop dead lines when they pile up. Returns the
