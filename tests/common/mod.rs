@@ -367,10 +367,7 @@ impl Pop3 {
             if r.starts_with("+OK") {
                 return p;
             }
-            assert!(
-                r.contains("[IN-USE]") && Instant::now() < deadline,
-                "login {user}: {r}"
-            );
+            assert!(r.contains("[IN-USE]") && Instant::now() < deadline, "login {user}: {r}");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
