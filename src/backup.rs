@@ -490,60 +490,63 @@ impl Packer {
             if self.skip.contains(&child_abs) {
                 continue;
             }
-            let meta = match fs::symlink_metadata(&child_abs) {
-                Ok(m) => m,
-                Err(e) if not_found(&e) => continue,
-                Err(e) => return Err(e).with_context(|| format!("stat {}", child_abs.display())),
-            };
-            let meta = if meta.file_type().is_symlink() {
-                // Archives hold no links (restore refuses them), so a link is
-                // stored as what it points to: a certificate linked from
-                // /etc/letsencrypt, or a Maildir on another disk.
-                match fs::metadata(&child_abs) {
-                    Ok(m) => {
-                        let to = fs::read_link(&child_abs).unwrap_or_default();
-                        self.notes.push(format!(
-                            "{} is a symbolic link to {}: stored what it points to",
-                            child.display(),
-                            to.display()
-                        ));
-                        m
-                    }
-                    Err(_) => {
-                        self.notes.push(format!(
-                            "{}: a broken symbolic link, left out",
-                            child.display()
-                        ));
-                        continue;
-                    }
+            match self.metadata(&child, &child_abs)? {
+                Some(m) if m.is_dir() => self.walk_dir(&child, &m)?,
+                Some(m) if m.is_file() => {
+                    self.add_path(&child)?;
                 }
-            } else {
-                meta
-            };
-            if meta.is_dir() {
-                if !self.walked.insert((meta.dev(), meta.ino())) {
-                    self.notes.push(format!(
-                        "{}: a folder seen before (link loop), left out",
-                        child.display()
-                    ));
-                    continue;
+                Some(_) => {
+                    let note = format!("{}: not a file or folder, left out", child.display());
+                    self.notes.push(note);
                 }
-                self.add_dir(&child, &meta)?;
-                // Data of SMTP transactions in progress: nothing there was
-                // ever acknowledged, and the server empties it at start.
-                if child != Path::new("spool/tmp") {
-                    self.walk(&child)?;
-                }
-            } else if meta.is_file() {
-                self.add_path(&child)?;
-            } else {
-                self.notes.push(format!(
-                    "{}: not a file or folder, left out",
-                    child.display()
-                ));
+                None => {}
             }
         }
         Ok(())
+    }
+
+    fn walk_dir(&mut self, rel: &Path, meta: &fs::Metadata) -> Result<()> {
+        if !self.walked.insert((meta.dev(), meta.ino())) {
+            let note = format!(
+                "{}: a folder seen before (link loop), left out",
+                rel.display()
+            );
+            self.notes.push(note);
+            return Ok(());
+        }
+        self.add_dir(rel, meta)?;
+        // Data of SMTP transactions in progress: nothing there was ever
+        // acknowledged, and the server empties it at start.
+        if rel == Path::new("spool/tmp") {
+            return Ok(());
+        }
+        self.walk(rel)
+    }
+
+    /// The metadata to archive `abs` by, `None` when it is gone. Archives
+    /// hold no links (restore refuses them), so a symbolic link is followed
+    /// and stored as what it points to: a certificate linked from
+    /// /etc/letsencrypt, or a Maildir on another disk.
+    fn metadata(&mut self, rel: &Path, abs: &Path) -> Result<Option<fs::Metadata>> {
+        let meta = match fs::symlink_metadata(abs) {
+            Ok(m) => m,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("stat {}", abs.display())),
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(Some(meta));
+        }
+        let to = fs::read_link(abs).unwrap_or_default();
+        let note = match fs::metadata(abs) {
+            Ok(_) => "stored what it points to",
+            Err(_) => "which is broken, left out",
+        };
+        self.notes.push(format!(
+            "{} is a symbolic link to {}: {note}",
+            rel.display(),
+            to.display()
+        ));
+        Ok(fs::metadata(abs).ok())
     }
 
     /// One maildir folder: its tmp/ new/ cur/ folders (tmp/ empty), each
@@ -558,62 +561,12 @@ impl Packer {
                 self.add_dir(&rel.join(sub), &m)?;
             }
         }
-        let mut done: HashSet<Vec<u8>> = HashSet::new();
-        let mut others_done = false;
-        let mut unopened = 0;
-        for _ in 0..LIST_ROUNDS {
-            let (messages, others) = list_folder(&abs)?;
-            if !others_done {
-                // Dot files and folders in new/ or cur/ are no messages
-                // (maildata-layout.md); keep the files as they are.
-                for (sub, name, is_dir) in others {
-                    let child = rel.join(sub).join(&name);
-                    if is_dir {
-                        self.notes.push(format!(
-                            "{}: a folder inside {sub}/, left out",
-                            child.display()
-                        ));
-                    } else if !is_write_temporary(name.as_bytes()) {
-                        self.add_path(&child)?;
-                    }
-                }
-                others_done = true;
-            }
-            let mut pending: BTreeMap<Vec<u8>, Vec<(&str, OsString)>> = BTreeMap::new();
-            for (sub, name) in messages {
-                let key = key_of(name.as_bytes(), self.sep).to_vec();
-                if !done.contains(&key) {
-                    pending.entry(key).or_default().push((sub, name));
-                }
-            }
-            if pending.is_empty() {
-                unopened = 0;
-                break;
-            }
-            unopened = 0;
-            for (key, names) in pending {
-                // Several names for one key in one listing: a rename seen
-                // half-way, or (rarely) a real duplicate; every name that
-                // opens is the file as it exists.
-                let mut stored = false;
-                for (sub, name) in names {
-                    if self.add_path(&rel.join(sub).join(&name))? {
-                        self.counts.messages += 1;
-                        stored = true;
-                    }
-                }
-                if stored {
-                    done.insert(key);
-                } else {
-                    // Renamed or deleted since the listing: the next
-                    // listing, taken after this failure, tells which.
-                    unopened += 1;
-                }
-            }
-        }
-        if unopened > 0 {
+        let (_, others) = list_folder(&abs)?;
+        self.pack_others(rel, others)?;
+        let lost = self.pack_messages(rel, &abs)?;
+        if lost > 0 {
             self.notes.push(format!(
-                "{}: {unopened} messages were renamed every time they were looked for, left out",
+                "{}: {lost} messages were renamed each time they were looked for, left out",
                 rel.display()
             ));
         }
@@ -624,6 +577,81 @@ impl Packer {
             self.add_file(&rel_list, &meta, bytes.len() as u64, &bytes[..])?;
         }
         Ok(())
+    }
+
+    /// Dot files in new/ or cur/ are no messages (maildata-layout.md), and
+    /// nmail ignores them; they are kept as they are. Folders there are not
+    /// maildir and are left out.
+    fn pack_others(&mut self, rel: &Path, others: Vec<(&str, OsString, bool)>) -> Result<()> {
+        for (sub, name, is_dir) in others {
+            let child = rel.join(sub).join(&name);
+            if is_dir {
+                let note = format!("{}: a folder inside {sub}/, left out", child.display());
+                self.notes.push(note);
+            } else if !is_write_temporary(name.as_bytes()) {
+                self.add_path(&child)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every message of the folder once, by key. The folder is listed again
+    /// until a listing shows no key that is not yet archived: a message
+    /// renamed between a listing and its open, or missed by readdir while it
+    /// was renamed, is then found under its new name; a deleted one is not
+    /// listed again. Mail delivered meanwhile is taken too, up to
+    /// [`LIST_ROUNDS`] listings. Returns how many keys are still there but
+    /// could not be opened in the last round.
+    fn pack_messages(&mut self, rel: &Path, abs: &Path) -> Result<usize> {
+        let mut done = HashSet::new();
+        let mut failed = HashSet::new();
+        for _ in 0..LIST_ROUNDS {
+            let pending = self.pending(abs, &done)?;
+            if pending.is_empty() {
+                return Ok(0);
+            }
+            failed.clear();
+            for (key, names) in pending {
+                if self.pack_key(rel, names)? {
+                    done.insert(key);
+                } else {
+                    failed.insert(key);
+                }
+            }
+        }
+        let still = self.pending(abs, &done)?;
+        Ok(still.keys().filter(|k| failed.contains(*k)).count())
+    }
+
+    /// The folder's messages whose keys are not in `done`, by key.
+    fn pending(
+        &self,
+        abs: &Path,
+        done: &HashSet<Vec<u8>>,
+    ) -> Result<BTreeMap<Vec<u8>, Vec<(&'static str, OsString)>>> {
+        let mut pending: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for (sub, name) in list_folder(abs)?.0 {
+            let key = key_of(name.as_bytes(), self.sep);
+            if !done.contains(key) {
+                pending.entry(key.to_vec()).or_default().push((sub, name));
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Archives the names one listing showed for a key; `false` when none
+    /// of them exists any more. Several names for one key in one listing
+    /// are a rename seen half-way (at most one still opens) or, rarely, a
+    /// real duplicate, kept as it is.
+    fn pack_key(&mut self, rel: &Path, names: Vec<(&str, OsString)>) -> Result<bool> {
+        let mut stored = false;
+        for (sub, name) in names {
+            if self.add_path(&rel.join(sub).join(&name))? {
+                self.counts.messages += 1;
+                stored = true;
+            }
+        }
+        Ok(stored)
     }
 }
 
@@ -1100,92 +1128,136 @@ fn unpack(from: &Path, root: &Path) -> Result<Manifest> {
     let mut ar = tar::Archive::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f)));
     let mut entries = ar.entries().context("reading the archive")?;
     let manifest = read_manifest(&mut entries, from)?;
-
-    let mut wanted: HashMap<Vec<u8>, (usize, bool)> =
-        HashMap::with_capacity(manifest.entries.len());
-    for (i, item) in manifest.entries.iter().enumerate() {
-        if wanted.insert(item.path_bytes()?, (i, false)).is_some() {
-            bail!("the manifest lists {} twice", item.path);
-        }
-    }
-    let mut dirs = Vec::new();
-    let mut made = HashSet::new();
-    let syncer = Syncer::new(8);
+    let mut u = Unpacker::new(root, &manifest)?;
     for entry in &mut entries {
         let mut entry = entry.context("reading the archive (damaged or cut short?)")?;
-        let raw = entry.path_bytes().into_owned();
-        let Some(rel) = safe_rel(&raw)? else { continue };
-        let shown = rel.display().to_string();
-        let kind = match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-            tar::EntryType::Directory => Kind::Dir,
-            t @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
-                let to = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-                bail!(
-                    "archive entry {shown} is a {} to {:?}: nmail backups hold no links, so \
-                     the archive is refused",
-                    if t == tar::EntryType::Symlink {
-                        "symbolic link"
-                    } else {
-                        "hard link"
-                    },
-                    to.unwrap_or_default()
-                );
+        u.entry(&mut entry)?;
+    }
+    u.check_complete()?;
+    // Read to the end, so that gzip checks the CRC-32 of every member
+    // (RFC 1952 §2.3.1) even where tar stopped at its end-of-archive blocks.
+    io::copy(&mut ar.into_inner(), &mut io::sink()).context("reading the archive (damaged?)")?;
+    u.finish()?;
+    Ok(manifest)
+}
+
+/// One restore in progress: what the manifest promises, what has come.
+struct Unpacker<'a> {
+    root: &'a Path,
+    manifest: &'a Manifest,
+    /// Path bytes to (manifest index, seen).
+    wanted: HashMap<Vec<u8>, (usize, bool)>,
+    /// Folders with their mode and mtime, applied at the end.
+    dirs: Vec<(PathBuf, u32, i64)>,
+    /// Parents already created.
+    made: HashSet<PathBuf>,
+    syncer: Syncer,
+}
+
+impl<'a> Unpacker<'a> {
+    fn new(root: &'a Path, manifest: &'a Manifest) -> Result<Self> {
+        let mut wanted = HashMap::with_capacity(manifest.entries.len());
+        for (i, item) in manifest.entries.iter().enumerate() {
+            if wanted.insert(item.path_bytes()?, (i, false)).is_some() {
+                bail!("the manifest lists {} twice", item.path);
             }
-            t => bail!("archive entry {shown} is of tar type {t:?}, not a file or folder"),
+        }
+        Ok(Unpacker {
+            root,
+            manifest,
+            wanted,
+            dirs: Vec::new(),
+            made: HashSet::new(),
+            syncer: Syncer::new(8),
+        })
+    }
+
+    /// Checks one archive entry against the manifest and writes it.
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let Some(rel) = safe_rel(&raw)? else {
+            return Ok(());
         };
-        let key = rel.as_os_str().as_bytes().to_vec();
-        let (i, seen) = wanted.get_mut(&key).ok_or_else(|| {
-            anyhow!("archive entry {shown} is not in the manifest: the archive was changed")
-        })?;
+        let shown = rel.display().to_string();
+        let kind = entry_kind(entry, &shown)?;
+        let (i, seen) = self
+            .wanted
+            .get_mut(rel.as_os_str().as_bytes())
+            .ok_or_else(|| {
+                anyhow!("archive entry {shown} is not in the manifest: the archive was changed")
+            })?;
         if std::mem::replace(seen, true) {
             bail!("archive entry {shown} appears twice");
         }
-        let item = &manifest.entries[*i];
+        let item = &self.manifest.entries[*i];
         let mode = entry.header().mode().context("entry mode")? & 0o7777;
         let mtime = entry.header().mtime().context("entry mtime")? as i64;
         if item.kind != kind || item.mode != mode || item.mtime != mtime {
             bail!("archive entry {shown}: kind, mode or mtime differ from the manifest");
         }
-        let path = root.join(&rel);
-        match kind {
-            Kind::Dir => {
-                fs::create_dir_all(&path)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                dirs.push((path, mode, mtime));
-            }
-            Kind::File => {
-                if let Some(parent) = path.parent()
-                    && made.insert(parent.to_path_buf())
-                {
-                    fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                let f = write_entry(&mut entry, &path, item, mode, mtime)
-                    .with_context(|| format!("restoring {shown}"))?;
-                syncer.push(f, path)?;
-            }
+        let path = self.root.join(&rel);
+        if kind == Kind::Dir {
+            fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+            self.dirs.push((path, mode, mtime));
+            return Ok(());
         }
+        if let Some(parent) = path.parent()
+            && self.made.insert(parent.to_path_buf())
+        {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let f = write_entry(entry, &path, item, mode, mtime)
+            .with_context(|| format!("restoring {shown}"))?;
+        self.syncer.push(f, path)
     }
-    let missing: Vec<&str> = wanted
-        .values()
-        .filter(|(_, seen)| !seen)
-        .map(|&(i, _)| manifest.entries[i].path.as_str())
-        .collect();
-    if let Some(first) = missing.first() {
-        bail!(
-            "the archive lacks {} entries of its manifest (first: {first}); it was cut short or changed",
-            missing.len()
-        );
+
+    /// Every entry of the manifest must have come.
+    fn check_complete(&self) -> Result<()> {
+        let missing: Vec<&str> = self
+            .wanted
+            .values()
+            .filter(|(_, seen)| !seen)
+            .map(|&(i, _)| self.manifest.entries[i].path.as_str())
+            .collect();
+        if let Some(first) = missing.first() {
+            bail!(
+                "the archive lacks {} entries of its manifest (first: {first}); \
+                 it was cut short or changed",
+                missing.len()
+            );
+        }
+        Ok(())
     }
-    // Read to the end, so that gzip checks the CRC-32 of every member
-    // (RFC 1952 §2.3.1) even where tar stopped at its end-of-archive blocks.
-    io::copy(&mut ar.into_inner(), &mut io::sink()).context("reading the archive (damaged?)")?;
-    syncer.finish()?;
-    finish_dirs(root, dirs)?;
-    Ok(manifest)
+
+    /// Makes everything durable, and gives the folders their modes.
+    fn finish(self) -> Result<()> {
+        self.syncer.finish()?;
+        finish_dirs(self.root, self.dirs)
+    }
+}
+
+/// File or folder; every other kind of entry is refused, links above all:
+/// nmail never writes one, and one pointing outside the target would let
+/// later entries, or the server, write there.
+fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, shown: &str) -> Result<Kind> {
+    match entry.header().entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Ok(Kind::File),
+        tar::EntryType::Directory => Ok(Kind::Dir),
+        t @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
+            let what = if t == tar::EntryType::Symlink {
+                "symbolic link"
+            } else {
+                "hard link"
+            };
+            let to = entry.link_name_bytes().unwrap_or_default();
+            bail!(
+                "archive entry {shown} is a {what} to {:?}: nmail backups hold no links, \
+                 so the archive is refused",
+                String::from_utf8_lossy(&to)
+            )
+        }
+        t => bail!("archive entry {shown} is of tar type {t:?}, not a file or folder"),
+    }
 }
 
 fn read_manifest<R: Read>(entries: &mut tar::Entries<'_, R>, from: &Path) -> Result<Manifest> {
@@ -1386,6 +1458,18 @@ async fn rebuild_index(data: &Path, check: bool) -> Result<()> {
     }
     let dir = DataDir::new(data);
     let store = server::open_store(&dir, &cfg).await?;
+    // An index from the archive may hold the POP3 locks of sessions that
+    // were open on the old server; here they would only lock users out.
+    let locks = store.index().locks().await?;
+    for (name, owner, _) in &locks {
+        store.index().unlock(name, owner).await?;
+    }
+    if !locks.is_empty() {
+        println!(
+            "  released {} POP3 locks of the old server's sessions",
+            locks.len()
+        );
+    }
     let opts = resync::Options {
         depth: Depth::Full,
         ..Default::default()
@@ -1450,13 +1534,14 @@ mod tests {
             b"../x",
             b"data/../x",
             b"data/a/../../x",
-            b"data/./x",
             b"",
             b"data/a\0b",
         ] {
             assert!(safe_rel(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert!(safe_rel(b"other/x").is_err());
+        // Path::components drops inner "." and doubled "/", which is safe.
+        assert_eq!(safe_rel(b"data/./a//b").unwrap(), Some(PathBuf::from("a/b")));
     }
 
     #[test]

@@ -243,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn whole_read_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_whole_locked(dir.path()).unwrap().is_none());
+        assign(dir.path(), &["a", "b"], &["a", "b"]).unwrap();
+        let (bytes, meta) = read_whole_locked(dir.path()).unwrap().unwrap();
+        assert_eq!(bytes, fs::read(dir.path().join(FILE)).unwrap());
+        assert_eq!(meta.len(), bytes.len() as u64);
+        assert!(!dir.path().join(LOCK).exists());
+    }
+
+    #[test]
     fn torn_append_and_foreign_file() {
         let t = "nmail-uidlist 1 V77 N3\n1 a\n2 b\n3 c";
         let l = UidList::parse(t).unwrap();
