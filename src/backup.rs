@@ -1102,8 +1102,8 @@ fn clean_target(data: &Path, created: bool) {
 }
 
 /// The part of an archive path inside `data/`, refusing every path that
-/// could reach outside the target: absolute ones, and any `..` (or `.`)
-/// component. `None` for the `data/` folder itself.
+/// could reach outside the target: absolute ones, and any `..` component
+/// (or a leading `.`). `None` for the `data/` folder itself.
 fn safe_rel(raw: &[u8]) -> Result<Option<PathBuf>> {
     let shown = String::from_utf8_lossy(raw);
     let path = Path::new(OsStr::from_bytes(raw));
