@@ -376,6 +376,8 @@ struct Packer {
     walked: HashSet<(u64, u64)>,
     /// Things worth telling the operator.
     notes: Vec<String>,
+    /// Messages renamed between a listing and their open, found again.
+    refound: u64,
 }
 
 impl Packer {
@@ -610,9 +612,12 @@ impl Packer {
             if pending.is_empty() {
                 return Ok(0);
             }
-            failed.clear();
+            let missed_before = std::mem::take(&mut failed);
             for (key, names) in pending {
                 if self.pack_key(rel, names)? {
+                    if missed_before.contains(&key) {
+                        self.refound += 1;
+                    }
                     done.insert(key);
                 } else {
                     failed.insert(key);
@@ -766,6 +771,7 @@ struct BackupDone {
     index: String,
     notes: Vec<String>,
     archive_size: u64,
+    refound: u64,
 }
 
 /// `nmail backup --data DIR --out FILE [--with-index]`.
@@ -824,6 +830,12 @@ pub async fn backup(data: &Path, args: &BackupArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         done.index
     );
+    if done.refound > 0 {
+        println!(
+            "  {} messages were renamed (flags changed) while being read, and taken under their new names",
+            done.refound
+        );
+    }
     Ok(())
 }
 
@@ -888,6 +900,7 @@ impl BackupJob {
             skip: HashSet::new(),
             walked: HashSet::new(),
             notes: Vec::new(),
+            refound: 0,
         };
         // The configured index, and the default one even when another is
         // configured: either is derived, and a raw copy of a live SQLite
@@ -949,6 +962,7 @@ impl BackupJob {
             index,
             notes: p.notes,
             archive_size,
+            refound: p.refound,
         })
     }
 
@@ -1541,7 +1555,10 @@ mod tests {
         }
         assert!(safe_rel(b"other/x").is_err());
         // Path::components drops inner "." and doubled "/", which is safe.
-        assert_eq!(safe_rel(b"data/./a//b").unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            safe_rel(b"data/./a//b").unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
     }
 
     #[test]

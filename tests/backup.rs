@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -293,35 +294,42 @@ impl Rng {
     }
 }
 
-/// Flag changes, deletions and deliveries against bob's INBOX until told
-/// to stop; returns the keys it deleted (recorded before the unlink).
-fn churn(
-    s_smtp: std::net::SocketAddr,
-    pop3: std::net::SocketAddr,
-    md: PathBuf,
-    stop: Arc<AtomicBool>,
-    deleted: Arc<Mutex<HashSet<String>>>,
-) -> (usize, usize) {
-    let mut rng = Rng(0x9e3779b97f4a7c15);
-    let (mut renames, mut sent) = (0, 0);
-    let flag_sets = ["S", "FS", "RS", "", "DFRS"];
+/// Deliveries to bob over SMTP until told to stop, with a POP3 login now
+/// and then, so that the server gives the new mail UIDs (appending to
+/// nmail-uidlist) while backups read it. Returns the number sent.
+fn deliver_loop(smtp: SocketAddr, pop3: SocketAddr, stop: Arc<AtomicBool>) -> usize {
+    let mut sent = 0;
     while !stop.load(Ordering::Relaxed) {
         let body = format!(
             "Subject: live {sent}\r\n\r\nbody {}\r\n",
-            "x".repeat(rng.below(4000))
+            "x".repeat(sent * 37 % 4000)
         );
         let r = smtp_send(
-            s_smtp,
+            smtp,
             "alice@example.org",
             &["bob@example.com"],
             body.as_bytes(),
         );
         assert!(r.starts_with("250"), "{r}");
         sent += 1;
-        let names: Vec<String> = file_names(&md).into_iter().collect();
-        if names.is_empty() {
-            continue;
+        if sent % 10 == 0 {
+            Pop3::login_when_free(pop3, USERS[0].0, USERS[0].1).quit();
         }
+    }
+    sent
+}
+
+/// Flag changes (renames) and deletions in bob's INBOX until told to stop,
+/// recording each deleted key before the unlink. Returns the renames done.
+fn flag_loop(md: PathBuf, stop: Arc<AtomicBool>, deleted: Arc<Mutex<HashSet<String>>>) -> usize {
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut renames = 0;
+    let flag_sets = ["S", "FS", "RS", "", "DFRS"];
+    for round in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let names: Vec<String> = file_names(&md).into_iter().collect();
         for _ in 0..40 {
             let n = &names[rng.below(names.len())];
             let to = format!("cur/{}:2,{}", key(n), flag_sets[rng.below(flag_sets.len())]);
@@ -337,15 +345,11 @@ fn churn(
                 let _ = std::fs::remove_file(md.join(m));
             }
         }
-        // A reader: the server gives the new mail UIDs, appending to
-        // nmail-uidlist while the backup reads it.
-        if sent % 4 == 0 {
-            Pop3::login_when_free(pop3, USERS[0].0, USERS[0].1).quit();
-        }
         // A delivery in progress, which no backup may keep.
-        std::fs::write(md.join("tmp").join(format!("inprogress.{sent}")), b"half").unwrap();
+        std::fs::write(md.join("tmp").join(format!("inprogress.{round}")), b"half").unwrap();
+        std::thread::sleep(Duration::from_millis(10));
     }
-    (renames, sent)
+    renames
 }
 
 #[test]
@@ -370,10 +374,13 @@ fn backup_while_mail_arrives_changes_flags_and_is_deleted() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let deleted = Arc::new(Mutex::new(HashSet::new()));
-    let worker = {
-        let (smtp, pop3, md, stop, deleted) =
-            (s.smtp, s.pop3, md.clone(), stop.clone(), deleted.clone());
-        std::thread::spawn(move || churn(smtp, pop3, md, stop, deleted))
+    let deliverer = {
+        let (smtp, pop3, stop) = (s.smtp, s.pop3, stop.clone());
+        std::thread::spawn(move || deliver_loop(smtp, pop3, stop))
+    };
+    let flagger = {
+        let (md, stop, deleted) = (md.clone(), stop.clone(), deleted.clone());
+        std::thread::spawn(move || flag_loop(md, stop, deleted))
     };
     std::thread::sleep(Duration::from_millis(300));
     let work = tempfile::tempdir().unwrap();
@@ -386,7 +393,8 @@ fn backup_while_mail_arrives_changes_flags_and_is_deleted() {
         })
         .collect();
     stop.store(true, Ordering::Relaxed);
-    let (renames, sent) = worker.join().unwrap();
+    let sent = deliverer.join().unwrap();
+    let renames = flagger.join().unwrap();
     let deleted = deleted.lock().unwrap().clone();
     println!(
         "during the backups: {sent} delivered, {renames} renamed, {} deleted",
