@@ -744,6 +744,20 @@ fn manifest_entry(json: &[u8], mtime: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Writes the archive at `part`: the manifest entry as a gzip member of its
+/// own, then the files member from `files` as it is. Returns its size.
+fn write_archive(manifest: &[u8], files: &Path, part: &Path) -> Result<u64> {
+    let mut gz = GzEncoder::new(
+        BufWriter::new(create_private(part)?),
+        Compression::default(),
+    );
+    gz.write_all(manifest)?;
+    let mut out = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+    io::copy(&mut File::open(files)?, &mut out).context("writing the archive")?;
+    out.sync_all()?;
+    Ok(out.metadata()?.len())
+}
+
 /// Temporary files beside the archive, removed however the backup ends.
 struct Temporaries(Vec<PathBuf>);
 
@@ -861,6 +875,15 @@ fn absolute_new_file(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// What the walk packed.
+struct Packed {
+    items: Vec<Item>,
+    counts: Counts,
+    notes: Vec<String>,
+    refound: u64,
+    index: String,
+}
+
 struct BackupJob {
     root: PathBuf,
     out: PathBuf,
@@ -885,10 +908,47 @@ impl BackupJob {
         let part = dir.join(format!(".{name}.part-{pid}"));
         let _cleanup = Temporaries(vec![files_tmp.clone(), index_tmp.clone(), part.clone()]);
 
-        // The files member.
-        let spool = create_private(&files_tmp)?;
+        let p = self.pack(&files_tmp, &index_tmp)?;
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            created: created
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            host: config::default_hostname(),
+            server_hostname: self.server_hostname.clone(),
+            nmail_version: env!("CARGO_PKG_VERSION").into(),
+            source: self.root.display().to_string(),
+            index: p.index.clone(),
+            counts: p.counts.clone(),
+            entries: p.items,
+        };
+        let json = serde_json::to_vec_pretty(&manifest)?;
+        let mtime = created.unix_timestamp().max(0) as u64;
+        let archive_size = write_archive(&manifest_entry(&json, mtime)?, &files_tmp, &part)?;
+        if fs::symlink_metadata(&self.out).is_ok() {
+            bail!(
+                "{} appeared while the backup ran; not overwritten",
+                self.out.display()
+            );
+        }
+        fs::rename(&part, &self.out).with_context(|| format!("creating {}", self.out.display()))?;
+        fsutil::fsync_dir(&dir)?;
+        Ok(BackupDone {
+            counts: p.counts,
+            index: p.index,
+            notes: p.notes,
+            archive_size,
+            refound: p.refound,
+        })
+    }
+
+    /// Walks the data folder (and adds the index, if asked) into the files
+    /// member at `spool`; returns what it packed and what became of the
+    /// index.
+    fn pack(&self, spool: &Path, index_tmp: &Path) -> Result<Packed> {
         let gz = GzEncoder::new(
-            BufWriter::with_capacity(1 << 20, spool),
+            BufWriter::with_capacity(1 << 20, create_private(spool)?),
             Compression::default(),
         );
         let mut p = Packer {
@@ -914,55 +974,16 @@ impl BackupJob {
         let root_meta = fs::metadata(&self.root)?;
         p.walked.insert((root_meta.dev(), root_meta.ino()));
         p.walk(Path::new(""))?;
-        let index = self.add_index(&mut p, &index_tmp)?;
+        let index = self.add_index(&mut p, index_tmp)?;
         let gz = p.tar.into_inner().context("finishing the archive")?;
-        let spool = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
-        spool.sync_all()?;
-
-        // The manifest member, then the files member after it.
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            version: VERSION,
-            created: created
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            host: config::default_hostname(),
-            server_hostname: self.server_hostname.clone(),
-            nmail_version: env!("CARGO_PKG_VERSION").into(),
-            source: self.root.display().to_string(),
-            index: index.clone(),
-            counts: p.counts.clone(),
-            entries: p.items,
-        };
-        let json = serde_json::to_vec_pretty(&manifest)?;
-        let mut gz = GzEncoder::new(
-            BufWriter::new(create_private(&part)?),
-            Compression::default(),
-        );
-        gz.write_all(&manifest_entry(
-            &json,
-            created.unix_timestamp().max(0) as u64,
-        )?)?;
-        let mut out = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
-        let mut spool = File::open(&files_tmp)?;
-        io::copy(&mut spool, &mut out).context("writing the archive")?;
-        out.sync_all()?;
-        let archive_size = out.metadata()?.len();
-        drop(out);
-        if fs::symlink_metadata(&self.out).is_ok() {
-            bail!(
-                "{} appeared while the backup ran; not overwritten",
-                self.out.display()
-            );
-        }
-        fs::rename(&part, &self.out).with_context(|| format!("creating {}", self.out.display()))?;
-        fsutil::fsync_dir(&dir)?;
-        Ok(BackupDone {
+        let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(Packed {
+            items: p.items,
             counts: p.counts,
-            index,
             notes: p.notes,
-            archive_size,
             refound: p.refound,
+            index,
         })
     }
 
@@ -1024,31 +1045,17 @@ pub async fn restore(data: &Path, args: &RestoreArgs) -> Result<()> {
         Err(e) => {
             clean_target(data, created_root);
             return Err(e.context(format!(
-                "nothing restored ({} was left {})",
+                "nothing restored ({} {})",
                 data.display(),
-                if created_root { "uncreated" } else { "empty" }
+                if created_root {
+                    "removed again"
+                } else {
+                    "left empty"
+                }
             )));
         }
     };
-    let c = &manifest.counts;
-    println!(
-        "nmail: restored {} into {} in {:.1} s",
-        args.from.display(),
-        data.display(),
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "  backup of {} ({}) taken {}: {} messages in {} folders, {} accounts, {} domains; {} files, {}",
-        manifest.source,
-        manifest.host,
-        manifest.created,
-        c.messages,
-        c.folders,
-        c.accounts,
-        c.domains,
-        c.files,
-        size(c.bytes)
-    );
+    print_restored(&manifest, &args.from, data, started);
     println!("  every file matched its SHA-256 in the manifest");
     if args.verify {
         let root = data.to_path_buf();
@@ -1058,15 +1065,40 @@ pub async fn restore(data: &Path, args: &RestoreArgs) -> Result<()> {
             .map_err(|e| anyhow!("verify task: {e}"))??;
         println!("  verified: {n} files read back from disk match the manifest");
     }
-    rebuild_index(data, args.verify).await?;
+    let rebuilt = rebuild_index(data, args.verify).await?;
     if fs::metadata(data).map(|m| m.uid() == 0).unwrap_or(false) {
         println!(
             "  the files belong to root; if the server runs as another user: chown -R USER {}",
             data.display()
         );
     }
-    println!("  ready: nmail serve --data {}", data.display());
+    if rebuilt {
+        println!("  ready: nmail serve --data {}", data.display());
+    }
     Ok(())
+}
+
+fn print_restored(m: &Manifest, from: &Path, data: &Path, started: Instant) {
+    let c = &m.counts;
+    println!(
+        "nmail: restored {} into {} in {:.1} s",
+        from.display(),
+        data.display(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  backup of {} ({}) taken {}: {} messages in {} folders, {} accounts, {} domains; \
+         {} files, {}",
+        m.source,
+        m.host,
+        m.created,
+        c.messages,
+        c.folders,
+        c.accounts,
+        c.domains,
+        c.files,
+        size(c.bytes)
+    );
 }
 
 /// Refuses a target that exists and is not an empty folder; creates it
@@ -1458,8 +1490,8 @@ fn verify_files(root: &Path, m: &Manifest) -> Result<u64> {
 /// Rebuilds the restored folder's index with the resync engine, when the
 /// index is inside the folder. One elsewhere (an absolute SQLite path, a
 /// MySQL server) may be the old server's, which must not be touched: then
-/// the operator is told what to run.
-async fn rebuild_index(data: &Path, check: bool) -> Result<()> {
+/// the operator is told what to run, and `false` returned.
+async fn rebuild_index(data: &Path, check: bool) -> Result<bool> {
     let cfg = Config::load(data)?;
     if let IndexPlace::Elsewhere(what) = index_place(&cfg.index.url) {
         println!(
@@ -1468,7 +1500,7 @@ async fn rebuild_index(data: &Path, check: bool) -> Result<()> {
              own index, e.g. sqlite://index.sqlite, then run: nmail-resync --data {}",
             data.display()
         );
-        return Ok(());
+        return Ok(false);
     }
     let dir = DataDir::new(data);
     let store = server::open_store(&dir, &cfg).await?;
@@ -1518,7 +1550,7 @@ async fn rebuild_index(data: &Path, check: bool) -> Result<()> {
         }
         println!("  verified: the index agrees with the files");
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
