@@ -63,6 +63,16 @@ enum Cmd {
         #[command(subcommand)]
         action: BounceCmd,
     },
+    /// Write an archive of the data folder, consistent while the server runs.
+    Backup {
+        #[command(flatten)]
+        args: crate::backup::BackupArgs,
+    },
+    /// Unpack an archive into a new data folder (--data) and rebuild its index.
+    Restore {
+        #[command(flatten)]
+        args: crate::backup::RestoreArgs,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -367,6 +377,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Backup { args } => {
+            init_logging("warn");
+            crate::backup::backup(&data.data, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Restore { args } => {
+            init_logging("warn");
+            crate::backup::restore(&data.data, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

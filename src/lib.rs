@@ -5,6 +5,7 @@
 //! resync) is the `nmail-sync` crate in `sync/`.
 
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod conn;

@@ -204,6 +204,25 @@ pub fn read(dir: &Path) -> io::Result<Option<UidList>> {
     }
 }
 
+/// Reads a folder's list file byte for byte while holding its lock, so that
+/// no append or rewrite is half done: one whole version of the file, as a
+/// backup must copy it. Returns the bytes with the file's metadata (taken
+/// from the open file, so they describe the same version); `None` when the
+/// folder has no list.
+pub fn read_whole_locked(dir: &Path) -> io::Result<Option<(Vec<u8>, fs::Metadata)>> {
+    use std::io::Read;
+    let _guard = lock(dir)?;
+    let mut f = match fs::File::open(dir.join(FILE)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, meta)))
+}
+
 /// Gives every key in `keys` a UID: the one the list has, or a new one
 /// appended to it (durably) when it has none. `live` is every key present
 /// in the folder, used to drop dead lines when they pile up. Returns the
@@ -269,6 +288,17 @@ mod tests {
         assert_eq!(r.uids["d"], 4);
         assert_eq!(r.next, 5);
         assert!(!d.join(LOCK).exists());
+    }
+
+    #[test]
+    fn whole_read_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_whole_locked(dir.path()).unwrap().is_none());
+        assign(dir.path(), &["a", "b"], &["a", "b"]).unwrap();
+        let (bytes, meta) = read_whole_locked(dir.path()).unwrap().unwrap();
+        assert_eq!(bytes, fs::read(dir.path().join(FILE)).unwrap());
+        assert_eq!(meta.len(), bytes.len() as u64);
+        assert!(!dir.path().join(LOCK).exists());
     }
 
     #[test]
