@@ -175,19 +175,25 @@ fn parse_size(s: &str) -> Result<Option<u64>> {
     Ok(Some(n.saturating_mul(mult)))
 }
 
+fn runtime(program: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("{program}: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Entry point of `nmail`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     nmail_sync::message::quiet_parser_panics();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nmail: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime("nmail") else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(run(cli)) {
         Ok(code) => code,
@@ -601,15 +607,8 @@ pub fn resync_main() -> ExitCode {
     let cli = ResyncCli::parse();
     init_logging(&std::env::var("NMAIL_LOG_LEVEL").unwrap_or_else(|_| "warn".into()));
     nmail_sync::message::quiet_parser_panics();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nmail-resync: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(rt) = runtime("nmail-resync") else {
+        return ExitCode::from(2);
     };
     match rt.block_on(run_resync(cli)) {
         Ok(code) => code,

@@ -5,7 +5,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tracing::{info, warn};
+
+use crate::conn::Conn;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
@@ -49,4 +56,38 @@ pub fn make_self_signed(hostname: &str, cert: &Path, key: &Path) -> Result<bool>
     nmail_sync::fsutil::write_file_atomic(key, ck.signing_key.serialize_pem().as_bytes(), 0o600)?;
     nmail_sync::fsutil::write_file_atomic(cert, ck.cert.pem().as_bytes(), 0o644)?;
     Ok(true)
+}
+
+/// Upgrades a connection after STARTTLS (SMTP) or STLS (POP3) was answered.
+///
+/// Bytes the client sent after the command, before the handshake, are
+/// thrown away: RFC 3207 §4.2 and RFC 2595 §4 forbid acting on them, and
+/// running them as if they had come over TLS is the injection of
+/// CVE-2011-0411. `None` when the handshake fails or times out.
+pub async fn upgrade(
+    acceptor: &TlsAcceptor,
+    conn: Conn<TcpStream>,
+    timeout: Duration,
+) -> Option<Conn<TlsStream<TcpStream>>> {
+    let (tcp, buffered) = conn.into_parts();
+    if !buffered.is_empty() {
+        warn!(
+            octets = buffered.len(),
+            "discarded plaintext pipelined before the TLS handshake"
+        );
+    }
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => {
+            info!("TLS established");
+            Some(Conn::new(tls))
+        }
+        Ok(Err(e)) => {
+            info!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            info!("TLS handshake timed out");
+            None
+        }
+    }
 }

@@ -139,22 +139,11 @@ impl Session {
         let Some(acceptor) = self.shared.tls.clone() else {
             return;
         };
-        let (tcp, buffered) = conn.into_parts();
-        if !buffered.is_empty() {
-            warn!(
-                octets = buffered.len(),
-                "discarded plaintext pipelined after STLS"
-            );
-        }
-        match tokio::time::timeout(self.timeout(), acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => {
-                info!("TLS established");
-                self.tls = true;
-                self.user = None;
-                let mut conn = Conn::new(tls);
-                let _ = self.run(&mut conn).await;
-            }
-            _ => info!("TLS handshake failed"),
+        if let Some(mut conn) = crate::tls::upgrade(&acceptor, conn, self.timeout()).await {
+            // RFC 2595 §4: the client must be asked for its name again.
+            self.tls = true;
+            self.user = None;
+            let _ = self.run(&mut conn).await;
         }
     }
 

@@ -120,33 +120,14 @@ impl Session {
         let Some(acceptor) = self.shared.tls.clone() else {
             return;
         };
-        let (tcp, buffered) = conn.into_parts();
-        if !buffered.is_empty() {
-            // RFC 3207 §4.2 / CVE-2011-0411: anything sent after STARTTLS
-            // but before the handshake is an injection attempt; drop it.
-            warn!(
-                octets = buffered.len(),
-                "discarded plaintext pipelined after STARTTLS"
-            );
-        }
-        let tls = match tokio::time::timeout(self.timeout(), acceptor.accept(tcp)).await {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                info!(error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                info!("TLS handshake timed out");
-                return;
-            }
+        let Some(mut conn) = crate::tls::upgrade(&acceptor, conn, self.timeout()).await else {
+            return;
         };
-        info!("TLS established");
         // RFC 3207 §4.2: forget everything learned before TLS.
         self.tls = true;
         self.helo = None;
         self.esmtp = false;
         self.tx = None;
-        let mut conn = Conn::new(tls);
         let _ = self.run(&mut conn).await;
     }
 

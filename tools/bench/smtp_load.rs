@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common.rs"]
+mod common;
+
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -239,83 +242,6 @@ fn count_new(md: &Path) -> usize {
         .unwrap_or(0)
 }
 
-struct Nmail {
-    child: std::process::Child,
-    dir: PathBuf,
-    addr: String,
-    maildir: PathBuf,
-}
-
-fn start_nmail(tmp: &Path, rcpt: &str) -> Result<Nmail> {
-    use std::io::BufRead;
-    let bin = env!("CARGO_BIN_EXE_nmail");
-    let dir = tmp.join(format!("nmail-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let data = dir.join("data");
-    let pw = dir.join("pw");
-    std::fs::write(&pw, "bench-pass\n")?;
-    let (local, domain) = rcpt.split_once('@').context("--rcpt local@domain")?;
-    let ok = |s: std::process::ExitStatus| {
-        if s.success() {
-            Ok(())
-        } else {
-            bail!("nmail setup failed")
-        }
-    };
-    ok(std::process::Command::new(bin)
-        .args([
-            "init",
-            "--domain",
-            domain,
-            "--hostname",
-            "mx.bench.test",
-            "--password-file",
-        ])
-        .arg(&pw)
-        .arg("--data")
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .status()?)?;
-    ok(std::process::Command::new(bin)
-        .args(["user", "add", rcpt, "--password-file"])
-        .arg(&pw)
-        .arg("--data")
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .status()?)?;
-    let mut child = std::process::Command::new(bin)
-        .arg("serve")
-        .arg("--data")
-        .arg(&data)
-        .env("NMAIL_SMTP_LISTEN", "127.0.0.1:0")
-        .env("NMAIL_POP3_LISTEN", "")
-        .env("NMAIL_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let out = child.stdout.take().context("stdout")?;
-    let mut addr = None;
-    for line in std::io::BufReader::new(out).lines() {
-        let line = line?;
-        if let Some(a) = line.strip_prefix("nmail: smtp listening on ") {
-            addr = Some(a.trim().to_string());
-            break;
-        }
-    }
-    let maildir = data
-        .join("domains")
-        .join(domain)
-        .join("users")
-        .join(local)
-        .join("Maildir");
-    Ok(Nmail {
-        child,
-        dir,
-        addr: addr.context("nmail did not start")?,
-        maildir,
-    })
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut a = Args::parse();
@@ -327,7 +253,7 @@ async fn main() -> Result<()> {
     let bytes: usize = (0..a.count).map(|i| msgs[i % msgs.len()].len()).sum();
     let mut nmail = None;
     let (addr, maildir, pid) = if a.nmail {
-        let n = start_nmail(&a.tmp, &a.rcpt)?;
+        let n = common::Nmail::start(&a.tmp, &a.rcpt)?;
         let out = (n.addr.clone(), Some(n.maildir.clone()), Some(n.child.id()));
         nmail = Some(n);
         out
@@ -377,12 +303,6 @@ async fn main() -> Result<()> {
         delivered.as_secs_f64(),
         cpu * 1000.0 / sent.max(1) as f64
     );
-    if let Some(mut n) = nmail {
-        let _ = std::process::Command::new("kill")
-            .arg(n.child.id().to_string())
-            .status();
-        let _ = n.child.wait();
-        let _ = std::fs::remove_dir_all(&n.dir);
-    }
+    drop(nmail);
     Ok(())
 }

@@ -8,11 +8,13 @@
 //! cargo bench --bench watch-latency -- [--count 300] [--tmp /var/tmp]
 //! ```
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+#[path = "common.rs"]
+mod common;
+
+use anyhow::{Result, bail};
 use clap::Parser;
 use nmail_sync::Index;
 
@@ -29,50 +31,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let a = Args::parse();
-    let bin = env!("CARGO_BIN_EXE_nmail");
-    let dir = a
-        .tmp
-        .join(format!("nmail-watch-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let data = dir.join("data");
-    std::fs::write(dir.join("pw"), "bench-pass\n")?;
-    let ok = |s: std::process::ExitStatus| {
-        if s.success() {
-            Ok(())
-        } else {
-            bail!("nmail setup failed")
-        }
-    };
-    ok(std::process::Command::new(bin)
-        .args(["init", "--domain", "bench.test", "--password-file"])
-        .arg(dir.join("pw"))
-        .arg("--data")
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .status()?)?;
-    ok(std::process::Command::new(bin)
-        .args(["user", "add", "u@bench.test", "--password-file"])
-        .arg(dir.join("pw"))
-        .arg("--data")
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .status()?)?;
-    let mut child = std::process::Command::new(bin)
-        .arg("serve")
-        .arg("--data")
-        .arg(&data)
-        .env("NMAIL_SMTP_LISTEN", "127.0.0.1:0")
-        .env("NMAIL_POP3_LISTEN", "")
-        .env("NMAIL_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let out = child.stdout.take().context("stdout")?;
-    for line in std::io::BufReader::new(out).lines() {
-        if line?.contains("listening") {
-            break;
-        }
-    }
+    let n = common::Nmail::start(&a.tmp, "u@bench.test")?;
+    let data = n.data.clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let index = Index::open("sqlite://index.sqlite", &data).await?;
     let md = data.join("domains/bench.test/users/u/Maildir");
@@ -118,10 +78,6 @@ async fn main() -> Result<()> {
         p(0.99),
         p(1.0)
     );
-    let _ = std::process::Command::new("kill")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(n);
     Ok(())
 }
