@@ -234,3 +234,50 @@ fn scoped_runs_touch_only_their_part() {
     assert!(r.status.success());
     assert!(s.resync(&["--check"]).status.success());
 }
+
+#[test]
+fn a_resync_does_not_hold_up_delivery_or_pop3() {
+    // No watcher: 20,000 files dropped into carol's maildir stay unindexed
+    // until nmail-resync runs, while bob keeps receiving and reading mail.
+    let s = Server::start(&[("NMAIL_WATCH_ENABLED", "false")]);
+    let md = s.maildir("carol@example.com");
+    let body = format!("Subject: bulk\r\n\r\n{}\r\n", "z".repeat(2000));
+    for i in 0..20_000 {
+        std::fs::write(md.join(format!("cur/17172{i:05}.M{i}P9Q9.bulk:2,S")), &body).unwrap();
+    }
+    let mut resync = Command::new(common::resync_bin())
+        .args(["--quiet", "--data"])
+        .arg(s.data())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut worst = std::time::Duration::ZERO;
+    let mut n = 0;
+    while resync.try_wait().unwrap().is_none() {
+        let t = std::time::Instant::now();
+        let r = smtp_send(
+            s.smtp,
+            "a@example.org",
+            &[BOB],
+            format!("Subject: during {n}\r\n\r\nx\r\n").as_bytes(),
+        );
+        assert!(r.starts_with("250"), "{r}");
+        common::Pop3::login(s.pop3, BOB, "Correct-Horse-7").quit();
+        worst = worst.max(t.elapsed());
+        n += 1;
+    }
+    assert!(resync.wait().unwrap().success());
+    println!(
+        "{n} deliveries and POP3 logins during the resync; slowest {} ms",
+        worst.as_millis()
+    );
+    assert!(
+        n >= 3,
+        "the resync was too quick to measure anything ({n} rounds)"
+    );
+    assert!(
+        worst < std::time::Duration::from_secs(3),
+        "a delivery plus login took {worst:?}"
+    );
+    assert!(s.resync(&["--check"]).status.success());
+}

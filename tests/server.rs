@@ -256,3 +256,66 @@ fn resync_check_reports_each_difference() {
             .exists()
     );
 }
+
+#[test]
+fn bounce_analyze_from_the_command_line() {
+    let case = common::repo().join("tools/bounce/tests/cases/c36-dsn-classification.eml");
+    let out = Command::new(nmail_bin())
+        .args(["bounce", "analyze", "--json"])
+        .arg(&case)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let line = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let rcpts = v["recipients"].as_array().unwrap();
+    let ghost = rcpts
+        .iter()
+        .find(|r| r["address"] == "ghost@example.net")
+        .unwrap();
+    assert_eq!(ghost["reason"], "userunknown");
+    assert_eq!(ghost["status"], "5.1.1");
+    assert_eq!(ghost["hardbounce"], true);
+    for key in [
+        "address",
+        "reason",
+        "status",
+        "reply_code",
+        "action",
+        "hardbounce",
+        "remote_host",
+        "diagnostic",
+    ] {
+        assert!(ghost.get(key).is_some(), "{key} missing");
+    }
+    // Plain text, in English; an ordinary message is not a bounce.
+    let plain = Command::new(nmail_bin())
+        .args(["bounce", "analyze", "--lang", "en"])
+        .arg(&case)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).contains("The recipient address does not exist")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let note = dir.path().join("note.eml");
+    std::fs::write(
+        &note,
+        "From: a@example.org\r\nTo: b@example.com\r\nSubject: lunch\r\n\r\nnoon?\r\n",
+    )
+    .unwrap();
+    let out = Command::new(nmail_bin())
+        .args(["bounce", "analyze", "--json"])
+        .arg(&note)
+        .output()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(v["recipients"].as_array().unwrap().len(), 0);
+    // A file that cannot be read: exit 1.
+    let bad = Command::new(nmail_bin())
+        .args(["bounce", "analyze", "/nonexistent.eml"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
