@@ -558,6 +558,7 @@ struct ResyncCli {
 /// otherwise (logs, cron mail).
 struct CliProgress {
     bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
     plain: std::sync::Mutex<(u64, u64, std::time::Instant)>,
 }
 
@@ -575,12 +576,17 @@ impl CliProgress {
         });
         CliProgress {
             bar,
+            quiet,
             plain: std::sync::Mutex::new((0, 0, std::time::Instant::now())),
         }
     }
 }
 
 impl resync::Progress for CliProgress {
+    fn wants_total(&self) -> bool {
+        self.bar.is_some() || !self.quiet
+    }
+
     fn total(&self, files: u64) {
         if let Some(b) = &self.bar {
             b.set_length(files);
@@ -592,7 +598,9 @@ impl resync::Progress for CliProgress {
     fn advance(&self, files: u64) {
         if let Some(b) = &self.bar {
             b.inc(files);
-        } else if let Ok(mut p) = self.plain.lock() {
+        } else if !self.quiet
+            && let Ok(mut p) = self.plain.lock()
+        {
             p.1 += files;
             if p.2.elapsed() >= std::time::Duration::from_secs(5) {
                 p.2 = std::time::Instant::now();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::address::{Address, DomainName};
-use crate::index::{MessageRecord, UserRecord};
+use crate::index::{IndexError, MessageRecord, UserRecord};
 use crate::maildir::{Entry, Maildir, NameGenerator, Subdir, split_name};
 use crate::message::{Meta, ParseStatus, WireSizer, parse_meta};
 use crate::store::{Folder, Store, StoreError, domain_record, uidl_for, user_record};
@@ -196,6 +196,11 @@ impl Report {
 
 /// Receives the progress of a run (the resync tool draws a bar with it).
 pub trait Progress: Send + Sync {
+    /// True when [`Progress::total`] is wanted: counting the files first
+    /// costs a listing of every folder, skipped when nobody looks.
+    fn wants_total(&self) -> bool {
+        false
+    }
     /// How many message files the run will look at, counted first.
     fn total(&self, _files: u64) {}
     /// `files` more have been compared.
@@ -250,13 +255,25 @@ pub fn record_for(
         if internal_date.is_none() {
             row.internal_date = md.mtime();
         }
-        let mut buf = Vec::with_capacity(md.len().min(16 << 20) as usize);
-        f.read_to_end(&mut buf)?;
-        let mut s = WireSizer::default();
-        s.push(&buf);
-        row.wire_size = s.finish();
-        row.meta = parse_meta(&buf);
-        Ok(())
+        // One buffer per thread, reused file after file: a rebuild reads
+        // every message, and an allocation each was a fair share of it.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.clear();
+            f.read_to_end(&mut buf)?;
+            let mut s = WireSizer::default();
+            s.push(&buf);
+            row.wire_size = s.finish();
+            row.meta = parse_meta(&buf);
+            // Do not keep a huge buffer alive after a huge message.
+            if buf.capacity() > 4 << 20 {
+                *buf = Vec::new();
+            }
+            Ok(())
+        })
     })();
     match result {
         Ok(()) => (row, None),
@@ -265,6 +282,14 @@ pub fn record_for(
             (row, Some(e))
         }
     }
+}
+
+fn report_label(store: &Store, folder: &Folder) -> String {
+    store
+        .data()
+        .relative(folder.maildir.path())
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn file_label(e: &Entry) -> String {
@@ -301,12 +326,13 @@ async fn sync_folder_with(
     // Only the resync tool (a full pass) renames duplicate keys; readers
     // opening a folder never touch its files.
     let names = (depth == Depth::Full).then(|| store.names());
+    let plan_progress = progress.clone();
     let plan = tokio::task::spawn_blocking(move || {
         let opts = FolderOptions {
             dry_run,
             clean_tmp,
             names: names.as_deref(),
-            progress: progress.as_deref(),
+            progress: plan_progress.as_deref(),
         };
         plan_folder(&md, &label, rows, depth, &opts)
     })
@@ -322,7 +348,9 @@ async fn sync_folder_with(
         }
         // A full pass also gives every message its UID from the folder's
         // nmail-uidlist, in the same writes (readers do this lazily).
+        let sep = folder.maildir.separator();
         let mut put = plan.put;
+        let mut to_parse = plan.to_parse;
         let mut uid_fixes = Vec::new();
         let list = if depth == Depth::Full {
             let dir = folder.maildir.path().to_path_buf();
@@ -330,6 +358,7 @@ async fn sync_folder_with(
                 .iter()
                 .map(|r| r.uniq.clone())
                 .chain(plan.kept.iter().map(|k| k.0.clone()))
+                .chain(to_parse.iter().map(|(e, _)| e.key(sep).to_string()))
                 .collect();
             let list = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -352,16 +381,66 @@ async fn sync_folder_with(
                     uid_fixes.push((k.clone(), u));
                 }
             }
-            Some(list)
+            Some(Arc::new(list))
         } else {
             None
         };
-        // Chunks keep one commit from holding the writer for long while a
-        // big folder is indexed, so deliveries keep flowing.
-        while !put.is_empty() {
-            let rest = put.split_off(put.len().min(5000));
+        if !put.is_empty() {
             store.index().put_messages(folder.id, put).await?;
-            put = rest;
+        }
+        // Parse and write in a pipeline: while one chunk is committed the
+        // next is parsed, so a full rebuild costs about the larger of the
+        // two, not their sum. Chunks also keep one commit from holding the
+        // writer for long, so deliveries keep flowing.
+        let mut report = plan.report;
+        let mut pending: Option<tokio::task::JoinHandle<Result<(), IndexError>>> = None;
+        while !to_parse.is_empty() {
+            let rest = to_parse.split_off(to_parse.len().min(4000));
+            let chunk = std::mem::replace(&mut to_parse, rest);
+            let md = folder.maildir.clone();
+            let prog = progress.clone();
+            let uids = list.clone();
+            let parsed = tokio::task::spawn_blocking(move || {
+                let mut rows = parse_all(&md, chunk, prog.as_deref());
+                if let Some(l) = &uids {
+                    for (r, _) in &mut rows {
+                        r.uid = l.uids.get(&r.uniq).copied().unwrap_or(0);
+                    }
+                }
+                rows
+            });
+            if let Some(p) = pending.take() {
+                p.await
+                    .map_err(|e| StoreError::io("index write")(io::Error::other(e)))??;
+            }
+            let parsed = parsed
+                .await
+                .map_err(|e| StoreError::io("parse")(io::Error::other(e)))?;
+            let mut rows = Vec::with_capacity(parsed.len());
+            for (row, err) in parsed {
+                let file = format!("{}/{}", row.subdir.as_str(), row.file_name);
+                if let Some(e) = err {
+                    report
+                        .errors
+                        .push(format!("{}/{file}: {e}", report_label(store, folder)));
+                }
+                if row.meta.status != ParseStatus::Ok {
+                    report.differences.push(Difference::Unparsable {
+                        folder: report_label(store, folder),
+                        file,
+                    });
+                }
+                rows.push(row);
+            }
+            let index = store.index().clone();
+            let id = folder.id;
+            pending = Some(tokio::spawn(
+                async move { index.put_messages(id, rows).await },
+            ));
+        }
+        if let Some(p) = pending.take() {
+            p.await
+                .map_err(|e| StoreError::io("index write")(io::Error::other(e)))??;
         }
         let written = started.elapsed();
         if let Some(list) = list {
@@ -373,6 +452,7 @@ async fn sync_folder_with(
         tracing::debug!(folder = %folder.maildir.path().display(), plan_ms = planned.as_millis() as u64,
             write_ms = (written - planned).as_millis() as u64, uid_ms = (started.elapsed() - written).as_millis() as u64,
             "folder synced");
+        return Ok(report);
     }
     Ok(plan.report)
 }
@@ -381,6 +461,8 @@ struct Plan {
     report: Report,
     put: Vec<MessageRecord>,
     remove: Vec<String>,
+    /// Files to read and parse into rows, with the arrival time to keep.
+    to_parse: Vec<(Entry, Option<i64>)>,
     /// Unchanged rows: key and the UID the index has.
     kept: Vec<(String, u32)>,
 }
@@ -521,29 +603,15 @@ fn plan_folder(
             put: Vec::new(),
             remove: Vec::new(),
             kept: Vec::new(),
+            to_parse: Vec::new(),
         });
-    }
-    for (row, err) in parse_all(md, to_parse, opts.progress) {
-        if let Some(e) = err {
-            report.errors.push(format!(
-                "{label}/{}/{}: {e}",
-                row.subdir.as_str(),
-                row.file_name
-            ));
-        }
-        if row.meta.status != ParseStatus::Ok {
-            report.differences.push(Difference::Unparsable {
-                folder: label.to_string(),
-                file: format!("{}/{}", row.subdir.as_str(), row.file_name),
-            });
-        }
-        put.push(row);
     }
     Ok(Plan {
         report,
         put,
         remove,
         kept,
+        to_parse,
     })
 }
 
@@ -785,7 +853,11 @@ pub async fn resync_with(
         .filter_map(|u| Address::parse(&u.address).ok())
         .flat_map(|a| account_folders(&store.data().maildir(&a)))
         .collect();
+    let counting = progress.wants_total();
     let total = tokio::task::spawn_blocking(move || {
+        if !counting {
+            return 0;
+        }
         folders_in_scope
             .iter()
             .map(|(_, p)| {

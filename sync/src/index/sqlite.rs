@@ -96,6 +96,9 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     c.pragma_update(None, "foreign_keys", "ON")?;
     // 32 MiB of page cache per connection: a resync touches every row.
     c.pragma_update(None, "cache_size", -32768)?;
+    // Checkpoint the WAL every 16 MiB rather than every 4 MiB: fewer
+    // fsyncs of the database file during a rebuild.
+    c.pragma_update(None, "wal_autocheckpoint", 4000)?;
     Ok(c)
 }
 
