@@ -7,7 +7,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
@@ -104,6 +105,31 @@ pub struct Store {
     accounts: Accounts,
     names: Arc<NameGenerator>,
     sep: char,
+    own: Arc<Mutex<OwnWrites>>,
+}
+
+/// Message files this process just wrote, renamed or removed (and told the
+/// index about): the watcher skips their events instead of redoing the
+/// work, which on a busy server would be a few index reads per delivery.
+#[derive(Debug, Default)]
+struct OwnWrites {
+    set: HashSet<PathBuf>,
+    order: VecDeque<PathBuf>,
+}
+
+impl OwnWrites {
+    const CAP: usize = 16384;
+
+    fn add(&mut self, p: PathBuf) {
+        if self.set.insert(p.clone()) {
+            self.order.push_back(p);
+            while self.order.len() > Self::CAP {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// Parsing more than this many octets of a large message for the index is
@@ -118,6 +144,7 @@ impl Store {
             accounts: Accounts::new(data.clone()),
             names: Arc::new(NameGenerator::new(&opts.hostname)),
             sep: opts.info_separator,
+            own: Arc::default(),
             data,
             index,
         }
@@ -136,6 +163,23 @@ impl Store {
     /// The account files.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    fn mark_own(&self, paths: impl IntoIterator<Item = PathBuf>) {
+        if let Ok(mut o) = self.own.lock() {
+            for p in paths {
+                o.add(p);
+            }
+        }
+    }
+
+    /// True (once) when `path` is a message file this process itself just
+    /// wrote, renamed or removed, so an event about it needs no work.
+    pub fn take_own(&self, path: &std::path::Path) -> bool {
+        match self.own.lock() {
+            Ok(mut o) => o.set.remove(path),
+            Err(_) => false,
+        }
     }
 
     /// The unique-name generator of this process.
@@ -344,6 +388,9 @@ impl Store {
             };
             return Err(StoreError::io("deliver")(e));
         }
+        self.mark_own(results.iter().zip(&folders).filter_map(|(r, f)| {
+            r.as_ref().ok().map(|(d, _)| f.maildir.file_path(Subdir::New, &d.name))
+        }));
         let mut delivered = Vec::with_capacity(results.len());
         for (r, folder) in results.into_iter().zip(&folders) {
             let (d, wire) = r.map_err(StoreError::io("deliver"))?;
@@ -411,6 +458,7 @@ impl Store {
         folder: &Folder,
         msgs: Vec<MessageRecord>,
     ) -> Result<usize, StoreError> {
+        self.mark_own(msgs.iter().map(|m| folder.maildir.file_path(m.subdir, &m.file_name)));
         let md = folder.maildir.clone();
         let sep = self.sep;
         let (gone, failed) = tokio::task::spawn_blocking(move || {
@@ -463,6 +511,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::io("set flags")(io::Error::other(e)))?
             .map_err(StoreError::io(format!("rename {}", m.file_name)))?;
+        self.mark_own([
+            folder.maildir.file_path(m.subdir, &m.file_name),
+            folder.maildir.file_path(Subdir::Cur, &name),
+        ]);
         let mut row = m.clone();
         row.subdir = Subdir::Cur;
         row.file_name = name;

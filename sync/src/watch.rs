@@ -280,6 +280,9 @@ fn add_message(
     if name.starts_with('.') || name.chars().any(char::is_control) {
         return;
     }
+    if store.take_own(&dir.join(sub).join(name)) {
+        return;
+    }
     let key = split_name(name, store.separator()).0.to_string();
     work.messages
         .entry((dir, key))
