@@ -620,11 +620,8 @@ impl Session {
         f.flush().await
     }
 
-    async fn deliver(&self, queue_id: &str, tx: Transaction, body: Body, size: u64) -> Reply {
-        let from = match &tx.from {
-            ReversePath::Null => String::new(),
-            ReversePath::Mailbox(m) => m.to_addr(),
-        };
+    /// This hop's trace field (RFC 5321 §4.4) for one recipient.
+    fn received(&self, queue_id: &str, rcpt: &Address) -> String {
         let date = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
@@ -634,22 +631,21 @@ impl Session {
             (true, false) => "ESMTP",
             (false, _) => "SMTP",
         };
-        // Trace fields of RFC 5321 §4.4: Return-Path is added at final
-        // delivery, Received by every hop.
-        let received = |r: &str| {
-            format!(
-                "Received: from {helo} ([{ip}])\r\n\tby {host} (nmail) with {with} id {queue_id}\r\n\
-                 \tfor <{r}>; {date}\r\n",
-                ip = self.peer.ip(),
-                host = self.host(),
-            )
-        };
-        // Recipients whose mailbox this message would overflow wait in the
-        // queue (their quota may free up; if not, the sender gets a DSN).
-        let mut now = Vec::new();
-        let mut later = Vec::new();
+        format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {host} (nmail) with {with} id {queue_id}\r\n\
+             \tfor <{rcpt}>; {date}\r\n",
+            ip = self.peer.ip(),
+            host = self.host(),
+        )
+    }
+
+    /// Splits the recipients into those who can take a message of `size`
+    /// octets now and those whose mailbox it would overflow.
+    async fn split_by_quota(&self, tx: &Transaction, size: u64) -> (Vec<Address>, Vec<Address>) {
+        let (mut now, mut later) = (Vec::new(), Vec::new());
         for (r, q) in tx.recipients.iter().zip(&tx.quotas) {
             let over = match q {
+                // The trace fields add a few hundred octets.
                 Some(q) => {
                     self.shared
                         .store
@@ -669,6 +665,56 @@ impl Session {
                 now.push(r.clone())
             }
         }
+        (now, later)
+    }
+
+    /// Puts the copies for over-quota recipients in the queue, where they
+    /// wait for space (or, in the end, return to the sender as a DSN).
+    fn defer(
+        &self,
+        queue_id: &str,
+        from: &str,
+        later: &[Address],
+        body: &Body,
+    ) -> Result<crate::queue::Queue, Reply> {
+        use crate::queue::{Envelope, Queue, Recipient, State};
+        let env = Envelope {
+            id: queue_id.to_string(),
+            created: time::OffsetDateTime::now_utc().unix_timestamp(),
+            from: from.to_string(),
+            recipients: later
+                .iter()
+                .map(|r| Recipient {
+                    address: r.to_string(),
+                    remote: false,
+                    state: State::Pending,
+                    attempts: 1,
+                    next_attempt: 0,
+                    last_reply: "452 4.2.2 Mailbox full".into(),
+                })
+                .collect(),
+        };
+        let q = Queue::new(self.shared.store.data());
+        if let Err(e) = q.enqueue(&env, self.received(queue_id, &later[0]).as_bytes(), body) {
+            warn!(queue_id, error = %e, "cannot queue the over-quota recipients");
+            return Err(if nmail_sync::fsutil::is_storage_full(&e) {
+                codes::r452_storage_full()
+            } else {
+                codes::r451_local_error()
+            });
+        }
+        for r in later {
+            info!(queue_id, rcpt = %r, "over quota; deferred to the queue");
+        }
+        Ok(q)
+    }
+
+    async fn deliver(&self, queue_id: &str, tx: Transaction, body: Body, size: u64) -> Reply {
+        let from = match &tx.from {
+            ReversePath::Null => String::new(),
+            ReversePath::Mailbox(m) => m.to_addr(),
+        };
+        let (now, later) = self.split_by_quota(&tx, size).await;
         if now.is_empty() {
             info!(
                 queue_id,
@@ -680,43 +726,18 @@ impl Session {
         let queued = if later.is_empty() {
             None
         } else {
-            let env = crate::queue::Envelope {
-                id: queue_id.to_string(),
-                created: time::OffsetDateTime::now_utc().unix_timestamp(),
-                from: from.clone(),
-                recipients: later
-                    .iter()
-                    .map(|r| crate::queue::Recipient {
-                        address: r.to_string(),
-                        remote: false,
-                        state: crate::queue::State::Pending,
-                        attempts: 1,
-                        next_attempt: 0,
-                        last_reply: "452 4.2.2 Mailbox full".into(),
-                    })
-                    .collect(),
-            };
-            let q = crate::queue::Queue::new(self.shared.store.data());
-            let head = received(&later[0].to_string());
-            if let Err(e) = q.enqueue(&env, head.as_bytes(), &body) {
-                warn!(queue_id, error = %e, "cannot queue the over-quota recipients");
-                return if nmail_sync::fsutil::is_storage_full(&e) {
-                    codes::r452_storage_full()
-                } else {
-                    codes::r451_local_error()
-                };
+            match self.defer(queue_id, &from, &later, &body) {
+                Ok(q) => Some(q),
+                Err(reply) => return reply,
             }
-            for r in &later {
-                info!(queue_id, rcpt = %r, "over quota; deferred to the queue");
-            }
-            Some(q)
         };
+        // Return-Path is added at final delivery (RFC 5321 §4.4).
         let prefixes = now
             .iter()
             .map(|r| {
                 format!(
                     "Return-Path: <{from}>\r\nDelivered-To: {r}\r\n{}",
-                    received(&r.to_string())
+                    self.received(queue_id, r)
                 )
                 .into_bytes()
             })
@@ -725,6 +746,7 @@ impl Session {
         if result.is_err()
             && let Some(q) = &queued
         {
+            // All or nothing: the client will send it again.
             let _ = q.remove(queue_id);
         }
         match result {

@@ -4,10 +4,10 @@
 //! A crash between the two leaves a file the index lacks (picked up by the
 //! next folder sync or resync), never an index row without its file.
 
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
@@ -389,7 +389,9 @@ impl Store {
             return Err(StoreError::io("deliver")(e));
         }
         self.mark_own(results.iter().zip(&folders).filter_map(|(r, f)| {
-            r.as_ref().ok().map(|(d, _)| f.maildir.file_path(Subdir::New, &d.name))
+            r.as_ref()
+                .ok()
+                .map(|(d, _)| f.maildir.file_path(Subdir::New, &d.name))
         }));
         let mut delivered = Vec::with_capacity(results.len());
         for (r, folder) in results.into_iter().zip(&folders) {
@@ -458,7 +460,10 @@ impl Store {
         folder: &Folder,
         msgs: Vec<MessageRecord>,
     ) -> Result<usize, StoreError> {
-        self.mark_own(msgs.iter().map(|m| folder.maildir.file_path(m.subdir, &m.file_name)));
+        self.mark_own(
+            msgs.iter()
+                .map(|m| folder.maildir.file_path(m.subdir, &m.file_name)),
+        );
         let md = folder.maildir.clone();
         let sep = self.sep;
         let (gone, failed) = tokio::task::spawn_blocking(move || {
