@@ -13,6 +13,15 @@ use nmail_sync::{Address, DataDir, DomainName};
 use crate::config::{self, Config};
 use crate::server;
 
+/// Prints a line to standard output, ignoring a closed pipe
+/// (`nmail user list | head` must not panic).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// nmail: SMTP and POP3 mail server over a maildir tree.
 #[derive(Parser, Debug)]
 #[command(name = "nmail", version, about)]
@@ -223,12 +232,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("warn");
             let dir = DataDir::new(&data.data);
             if server::is_initialised(dir.root()) {
-                println!(
+                out!(
                     "nmail: {} is already initialised; nothing changed.",
                     dir.root().display()
                 );
                 if let Some(d) = init.domain {
-                    println!(
+                    out!(
                         "       (to host {d} as well, run: nmail domain add {d} --data {})",
                         dir.root().display()
                     );
@@ -242,7 +251,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let dir = DataDir::new(&data.data);
             if !server::is_initialised(dir.root()) {
                 init_logging("warn");
-                println!(
+                out!(
                     "nmail: {} has no data folder yet; creating it.",
                     dir.root().display()
                 );
@@ -260,11 +269,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 DomainCmd::Add { domain } => {
                     let d = DomainName::parse(&domain)?;
                     store.add_domain(&d).await?;
-                    println!("added domain {d}");
+                    out!("added domain {d}");
                 }
                 DomainCmd::List => {
                     for d in store.accounts().domains()?.0 {
-                        println!("{}", d.name);
+                        out!("{}", d.name);
                     }
                 }
                 DomainCmd::Remove {
@@ -275,9 +284,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     let d = DomainName::parse(&domain)?;
                     let moved = store.remove_domain(&d, with_users, purge).await?;
                     for m in moved {
-                        println!("moved {} (delete it when no longer needed)", m.display());
+                        out!("moved {} (delete it when no longer needed)", m.display());
                     }
-                    println!("removed domain {d} from {}", dir.root().display());
+                    out!("removed domain {d} from {}", dir.root().display());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -304,7 +313,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let q = crate::queue::Queue::new(&dir);
             let entries = q.entries()?;
             if entries.is_empty() {
-                println!("the queue is empty");
+                out!("the queue is empty");
             }
             for e in entries {
                 let from = if e.from.is_empty() {
@@ -312,9 +321,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 } else {
                     e.from.clone()
                 };
-                println!("{} from {from}", e.id);
+                out!("{} from {from}", e.id);
                 for r in e.recipients {
-                    println!(
+                    out!(
                         "  {} {:?} attempts {} {}",
                         r.address, r.state, r.attempts, r.last_reply
                     );
@@ -334,7 +343,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     let pw =
                         read_password(password_file.as_deref(), &format!("Password for {a}: "))?;
                     store.add_user(&a, &pw).await?;
-                    println!("added account {a}");
+                    out!("added account {a}");
                 }
                 UserCmd::List { domain } => {
                     let domains = match domain {
@@ -350,7 +359,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     for d in domains {
                         for u in store.accounts().users(&d)?.0 {
                             let state = if u.disabled { " (disabled)" } else { "" };
-                            println!("{}{state}", u.address);
+                            out!("{}{state}", u.address);
                         }
                     }
                 }
@@ -364,22 +373,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         &format!("New password for {a}: "),
                     )?;
                     store.set_password(&a, &pw).await?;
-                    println!("password of {a} changed");
+                    out!("password of {a} changed");
                 }
                 UserCmd::Quota { address, size } => {
                     let a = Address::parse(&address)?;
                     let q = parse_size(&size)?;
                     store.set_quota(&a, q).await?;
                     match q {
-                        Some(q) => println!("quota of {a} set to {q} octets"),
-                        None => println!("quota of {a} removed"),
+                        Some(q) => out!("quota of {a} set to {q} octets"),
+                        None => out!("quota of {a} removed"),
                     }
                 }
                 UserCmd::Remove { address, purge } => {
                     let a = Address::parse(&address)?;
                     match store.remove_user(&a, purge).await? {
-                        Some(p) => println!("removed {a}; its mail was moved to {}", p.display()),
-                        None => println!("removed {a} and deleted its mail"),
+                        Some(p) => out!("removed {a}; its mail was moved to {}", p.display()),
+                        None => out!("removed {a} and deleted its mail"),
                     }
                 }
             }
@@ -507,19 +516,19 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
         config::template(&hostname).as_bytes(),
         0o644,
     )?;
-    println!("nmail: initialised {}", dir.root().display());
-    println!("  host name:  {hostname}");
-    println!("  domain:     {domain}");
-    println!("  account:    {postmaster}");
+    out!("nmail: initialised {}", dir.root().display());
+    out!("  host name:  {hostname}");
+    out!("  domain:     {domain}");
+    out!("  account:    {postmaster}");
     if let Some(p) = shown {
-        println!("  password:   {p}");
-        println!(
+        out!("  password:   {p}");
+        out!(
             "  (shown only this once; change it with: nmail user passwd {postmaster} --data {})",
             dir.root().display()
         );
     }
     if made_cert {
-        println!(
+        out!(
             "  TLS:        self-signed certificate in {}; replace it with a real one",
             dir.tls_dir().display()
         );
@@ -644,7 +653,7 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
     if !cli.quiet {
         let verb = if opts.dry_run { "" } else { "mended " };
         for d in &report.differences {
-            println!("{verb}{d}");
+            out!("{verb}{d}");
         }
     }
     for e in &report.errors {
@@ -653,7 +662,7 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
     for e in &report.failed {
         eprintln!("not compared: {e}");
     }
-    println!(
+    out!(
         "files seen {}, added {}, removed {}, changed {}, skipped {}, errors {}, time {:.2}s",
         report.files_seen,
         report.added,
@@ -664,7 +673,7 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
         report.elapsed.as_secs_f64()
     );
     if report.removed_tmp > 0 {
-        println!("removed {} stale files from tmp/", report.removed_tmp);
+        out!("removed {} stale files from tmp/", report.removed_tmp);
     }
     Ok(if !report.failed.is_empty() {
         ExitCode::from(2)
