@@ -325,7 +325,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 for r in e.recipients {
                     out!(
                         "  {} {:?} attempts {} {}",
-                        r.address, r.state, r.attempts, r.last_reply
+                        r.address,
+                        r.state,
+                        r.attempts,
+                        r.last_reply
                     );
                 }
             }
