@@ -13,54 +13,142 @@ use nmail_sync::account::{verify_dummy, verify_password};
 use crate::server::Shared;
 
 /// Failed logins per client address within [`WINDOW`] after which further
-/// attempts are refused without checking the password.
+/// attempts are refused without checking the password. The window starts at
+/// the first failure and is not cut short by a successful login (otherwise
+/// one valid account would let a guesser reset the count at will); attempts
+/// still being checked count too, so a burst of parallel guesses cannot slip
+/// past the limit.
 const BLOCK_AFTER: u32 = 20;
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Failed-login bookkeeping per client address.
+#[derive(Debug)]
+struct Entry {
+    failures: u32,
+    in_flight: u32,
+    since: Instant,
+}
+
+/// Failed-login bookkeeping per client address, in memory (a restart
+/// clears it; a block otherwise ends when its 15-minute window does).
 #[derive(Debug, Default)]
 pub struct Throttle {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    entries: Mutex<HashMap<IpAddr, Entry>>,
+}
+
+/// One login attempt being checked; report its outcome with
+/// [`Attempt::failed`] or [`Attempt::succeeded`].
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    ip: IpAddr,
+    done: bool,
 }
 
 impl Throttle {
-    fn recent(&self, ip: IpAddr) -> u32 {
-        let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match m.get(&ip) {
-            Some(&(_, since)) if since.elapsed() > WINDOW => {
-                m.remove(&ip);
-                0
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<IpAddr, Entry>) -> T) -> T {
+        let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut m)
+    }
+
+    /// Starts an attempt from `ip`, or `None` when the address has failed
+    /// too often lately.
+    pub fn begin(&self, ip: IpAddr) -> Option<Attempt<'_>> {
+        let allowed = self.with(|m| {
+            // Bound the table under a spray from many addresses.
+            if m.len() > 100_000 {
+                m.retain(|_, e| e.in_flight > 0 || e.since.elapsed() <= WINDOW);
             }
-            Some(&(n, _)) => n,
+            let e = m.entry(ip).or_insert(Entry {
+                failures: 0,
+                in_flight: 0,
+                since: Instant::now(),
+            });
+            if e.in_flight == 0 && e.since.elapsed() > WINDOW {
+                *e = Entry {
+                    failures: 0,
+                    in_flight: 0,
+                    since: Instant::now(),
+                };
+            }
+            if e.failures + e.in_flight >= BLOCK_AFTER {
+                return false;
+            }
+            e.in_flight += 1;
+            true
+        });
+        // `then`, not `then_some`: a refused attempt must not exist (its drop
+        // would count it as finished).
+        allowed.then(|| Attempt {
+            throttle: self,
+            ip,
+            done: false,
+        })
+    }
+
+    fn finish(&self, ip: IpAddr, failed: bool) -> u32 {
+        self.with(|m| match m.get_mut(&ip) {
+            Some(e) => {
+                e.in_flight = e.in_flight.saturating_sub(1);
+                if failed {
+                    if e.failures == 0 {
+                        e.since = Instant::now();
+                    }
+                    e.failures += 1;
+                }
+                e.failures
+            }
             None => 0,
-        }
+        })
     }
+}
 
-    /// True when this address has failed too often lately.
-    pub fn is_blocked(&self, ip: IpAddr) -> bool {
-        self.recent(ip) >= BLOCK_AFTER
-    }
-
-    /// Records a failure and returns how long to wait before answering it:
+impl Attempt<'_> {
+    /// The password was wrong. Returns how long to wait before answering:
     /// one second, doubling with each recent failure up to 16 s, so a
     /// guesser gets a handful of tries a minute per connection.
-    pub fn failed(&self, ip: IpAddr) -> Duration {
-        let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        // Bound the table under a spray from many addresses.
-        if m.len() > 100_000 {
-            m.retain(|_, (_, since)| since.elapsed() <= WINDOW);
-        }
-        let e = m.entry(ip).or_insert((0, Instant::now()));
-        e.0 += 1;
-        Duration::from_secs(1 << (e.0 - 1).min(4))
+    pub fn failed(mut self) -> Duration {
+        self.done = true;
+        let n = self.throttle.finish(self.ip, true);
+        Duration::from_secs(1 << n.saturating_sub(1).min(4))
     }
 
-    /// Clears the record of an address after a successful login.
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&ip);
+    /// The login succeeded.
+    pub fn succeeded(mut self) {
+        self.done = true;
+        self.throttle.finish(self.ip, false);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.throttle.finish(self.ip, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_the_limit_even_with_successes_and_bursts() {
+        let t = Throttle::default();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..10 {
+            t.begin(ip).unwrap().failed();
+        }
+        // A success does not wipe the count.
+        t.begin(ip).unwrap().succeeded();
+        // A burst in flight at once cannot exceed the limit.
+        let burst: Vec<_> = (0..30).filter_map(|_| t.begin(ip)).collect();
+        assert_eq!(burst.len(), 10);
+        drop(burst);
+        for _ in 0..10 {
+            t.begin(ip).unwrap().failed();
+        }
+        assert!(t.begin(ip).is_none(), "blocked after 20 failures");
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        assert!(t.begin(other).is_some(), "other addresses unaffected");
     }
 }
 

@@ -56,6 +56,15 @@
 //! folder was read is in it exactly once; mail delivered meanwhile may or may
 //! not be. The restore's resync then makes the index agree with those files.
 
+/// Report lines go to standard output; a closed pipe (`nmail backup | head`)
+/// must not abort a backup or restore half way, as std's println! would.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
@@ -588,7 +597,10 @@ impl Packer {
         for (sub, name, is_dir) in others {
             let child = rel.join(sub).join(&name);
             if is_dir {
-                let note = format!("{}: a folder inside {sub}/, left out", child.display());
+                let note = format!(
+                    "{}: not a regular file (a folder, link or device) inside {sub}/, left out",
+                    child.display()
+                );
                 self.notes.push(note);
             } else if !is_write_temporary(name.as_bytes()) {
                 self.add_path(&child)?;
@@ -687,7 +699,9 @@ fn list_folder(dir: &Path) -> Result<Listing> {
         for de in rd {
             let de = de.with_context(|| format!("listing {}/{sub}", dir.display()))?;
             let name = de.file_name();
-            let is_dir = de.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            // Only regular files are messages (as for the index): a link
+            // in new/ could point anywhere, /etc/shadow included.
+            let is_dir = de.file_type().map(|t| !t.is_file()).unwrap_or(false);
             if is_dir || name.as_bytes().starts_with(b".") {
                 others.push((sub, name, is_dir));
             } else {

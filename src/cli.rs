@@ -24,7 +24,11 @@ macro_rules! out {
 
 /// nmail: SMTP and POP3 mail server over a maildir tree.
 #[derive(Parser, Debug)]
-#[command(name = "nmail", version, about)]
+#[command(
+    name = "nmail",
+    version,
+    about = "nmail: SMTP and POP3 mail server over a maildir tree"
+)]
 struct Cli {
     /// The data folder (settings, accounts, mail, index).
     #[arg(long, env = "NMAIL_DATA", default_value = "data", global = true)]
@@ -153,7 +157,7 @@ enum BounceCmd {
         /// Language of the explanations: ko or en.
         #[arg(long, default_value = "ko")]
         lang: String,
-        /// Message files (.eml, or mbox).
+        /// Message files (.eml, or mbox); `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -250,7 +254,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Serve { init } => {
             let dir = DataDir::new(&data.data);
             if !server::is_initialised(dir.root()) {
-                init_logging("warn");
+                // No logging set up yet: the settings file that chooses the
+                // level is only written by initialise.
                 out!(
                     "nmail: {} has no data folder yet; creating it.",
                     dir.root().display()
@@ -272,8 +277,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     out!("added domain {d}");
                 }
                 DomainCmd::List => {
-                    for d in store.accounts().domains()?.0 {
+                    let (domains, bad) = store.accounts().domains()?;
+                    for d in domains {
                         out!("{}", d.name);
+                    }
+                    for (_, e) in bad {
+                        eprintln!("nmail: {e}");
                     }
                 }
                 DomainCmd::Remove {
@@ -360,7 +369,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                             .collect(),
                     };
                     for d in domains {
-                        for u in store.accounts().users(&d)?.0 {
+                        let (users, bad) = store.accounts().users(&d)?;
+                        for (_, e) in bad {
+                            eprintln!("nmail: {e}");
+                        }
+                        for u in users {
                             let state = if u.disabled { " (disabled)" } else { "" };
                             out!("{}{state}", u.address);
                         }
@@ -487,8 +500,15 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
         Some(p) => Some(read_password(Some(p), "")?),
         None => None,
     };
+    check_target(dir)?;
+    let fresh = !dir.root().exists();
     nmail_sync::fsutil::create_dir_all_durable(dir.root())
         .with_context(|| format!("creating {}", dir.root().display()))?;
+    if fresh {
+        // The data folder holds password hashes, keys and everyone's mail.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.root(), std::fs::Permissions::from_mode(0o700))?;
+    }
     nmail_sync::fsutil::create_dir_all_durable(&dir.spool_tmp())?;
     let mut cfg = Config::default();
     cfg.server.hostname = hostname.clone();
@@ -498,32 +518,52 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
         &dir.root().join(&cfg.tls.key),
     )?;
     let store = server::open_store(dir, &cfg).await?;
-    if store.accounts().domain(&domain)?.is_none() {
-        store.add_domain(&domain).await?;
-    }
-    let postmaster = Address::parse(&format!("postmaster@{domain}"))?;
+    // A folder that already hosts domains (an interrupted init, or a lost
+    // nmail.toml) gets only its settings file back; no new domain appears.
+    let existing = store.accounts().domains()?.0;
     let mut shown = None;
-    if store.accounts().user(&postmaster)?.is_none() {
-        let pw = match password {
-            Some(p) => p,
-            None => {
-                let p = generate_password();
-                shown = Some(p.clone());
-                p
-            }
-        };
-        store.add_user(&postmaster, &pw).await?;
+    let mut created = None;
+    if existing.is_empty() || store.accounts().domain(&domain)?.is_some() {
+        if store.accounts().domain(&domain)?.is_none() {
+            store.add_domain(&domain).await?;
+        }
+        let postmaster = Address::parse(&format!("postmaster@{domain}"))?;
+        if store.accounts().user(&postmaster)?.is_none() {
+            let pw = match password {
+                Some(p) => p,
+                None => {
+                    let p = generate_password();
+                    shown = Some(p.clone());
+                    p
+                }
+            };
+            store.add_user(&postmaster, &pw).await?;
+        }
+        created = Some(postmaster);
     }
+    // 0600: the settings may hold a MySQL password.
     nmail_sync::fsutil::write_file_atomic(
         &dir.config_file(),
         config::template(&hostname).as_bytes(),
-        0o644,
+        0o600,
     )?;
     out!("nmail: initialised {}", dir.root().display());
     out!("  host name:  {hostname}");
-    out!("  domain:     {domain}");
-    out!("  account:    {postmaster}");
-    if let Some(p) = shown {
+    match &created {
+        Some(postmaster) => {
+            out!("  domain:     {domain}");
+            out!("  account:    {postmaster}");
+        }
+        None => out!(
+            "  domains:    kept as they were ({}); only nmail.toml was written",
+            existing
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+    if let (Some(p), Some(postmaster)) = (shown, &created) {
         out!("  password:   {p}");
         out!(
             "  (shown only this once; change it with: nmail user passwd {postmaster} --data {})",
@@ -539,9 +579,50 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// Refuses to make a data folder in a folder that holds other things (a
+/// mistyped `--data` must not scatter nmail's files among someone's).
+fn check_target(dir: &DataDir) -> Result<()> {
+    const OURS: &[&str] = &[
+        "nmail.toml",
+        "index.sqlite",
+        "index.sqlite-wal",
+        "index.sqlite-shm",
+        "domains",
+        "spool",
+        "tls",
+        "queue",
+        "removed",
+    ];
+    let Ok(rd) = std::fs::read_dir(dir.root()) else {
+        return Ok(());
+    };
+    let foreign: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !OURS.contains(&n.as_str()) && !n.starts_with('.'))
+        .collect();
+    if !foreign.is_empty() {
+        bail!(
+            "{} is not empty and is not an nmail data folder (it holds {}); choose a new or empty folder",
+            dir.root().display(),
+            foreign
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// nmail-resync: compare the index with the files and mend it.
 #[derive(Parser, Debug)]
-#[command(name = "nmail-resync", version, about)]
+#[command(
+    name = "nmail-resync",
+    version,
+    about = "Compares the index with the data folder's files and mends the index (never a mail file)"
+)]
 struct ResyncCli {
     #[command(flatten)]
     data: DataArg,
@@ -640,7 +721,36 @@ pub fn resync_main() -> ExitCode {
 }
 
 async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
-    let (_, store) = open(&cli.data).await?;
+    let dry = cli.check || cli.dry_run;
+    let dir = DataDir::new(&cli.data.data);
+    if !server::is_initialised(dir.root()) {
+        bail!("{} is not a data folder", dir.root().display());
+    }
+    let mut cfg = Config::load(dir.root())?;
+    // --check and --dry-run write nothing, not even a new empty index: when
+    // the SQLite index does not exist, compare with an empty one elsewhere.
+    let mut scratch = None;
+    if dry
+        && let Some(rel) = cfg.index.url.strip_prefix("sqlite://")
+        && !dir.root().join(rel).exists()
+    {
+        let p =
+            std::env::temp_dir().join(format!("nmail-resync-check-{}.sqlite", std::process::id()));
+        out!("(no index yet: comparing with an empty one)");
+        cfg.index.url = format!("sqlite://{}", p.display());
+        scratch = Some(p);
+    }
+    let store = server::open_store(&dir, &cfg).await?;
+    let code = resync_report(&cli, &store).await;
+    if let Some(p) = scratch {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
+        }
+    }
+    code
+}
+
+async fn resync_report(cli: &ResyncCli, store: &nmail_sync::Store) -> Result<ExitCode> {
     let opts = resync::Options {
         dry_run: cli.check || cli.dry_run,
         domain: cli.domain.as_deref().map(DomainName::parse).transpose()?,
@@ -672,7 +782,7 @@ async fn run_resync(cli: ResyncCli) -> Result<ExitCode> {
         report.removed,
         report.changed,
         report.skipped,
-        report.errors.len(),
+        report.errors.len() + report.failed.len(),
         report.elapsed.as_secs_f64()
     );
     if report.removed_tmp > 0 {

@@ -109,11 +109,18 @@ pub struct SmtpConfig {
     pub timeout_secs: u64,
     /// Most simultaneous SMTP sessions.
     pub max_connections: usize,
+    /// Most simultaneous SMTP sessions from one client address (0: no
+    /// limit besides `max_connections`).
+    pub max_connections_per_ip: usize,
     /// Failed commands after which the session is closed.
     pub max_errors: u32,
     /// Sub-address delimiter: `bob+tag@` is delivered to `bob@`. Empty
     /// turns sub-addressing off.
     pub recipient_delimiter: String,
+    /// Refuse new mail (452 4.3.1) while the data folder's disk has less
+    /// free space than this, so the index and the POP3 users who delete
+    /// mail to make room still have some.
+    pub min_free_bytes: u64,
 }
 
 /// `[pop3]`.
@@ -127,6 +134,8 @@ pub struct Pop3Config {
     pub timeout_secs: u64,
     /// Most simultaneous POP3 sessions.
     pub max_connections: usize,
+    /// Most simultaneous POP3 sessions from one client address (0: none).
+    pub max_connections_per_ip: usize,
     /// Allow USER/PASS and AUTH PLAIN without TLS from addresses other than
     /// loopback. Off by default, so passwords do not cross the network in
     /// clear; clients use STLS.
@@ -204,8 +213,10 @@ impl Default for SmtpConfig {
             bare_line_ends: BareLineEnds::Normalize,
             timeout_secs: 300,
             max_connections: 500,
+            max_connections_per_ip: 20,
             max_errors: 20,
             recipient_delimiter: "+".into(),
+            min_free_bytes: 64 << 20,
         }
     }
 }
@@ -216,6 +227,7 @@ impl Default for Pop3Config {
             listen: vec![([0, 0, 0, 0], 110).into()],
             timeout_secs: 600,
             max_connections: 500,
+            max_connections_per_ip: 20,
             allow_plaintext_auth: false,
         }
     }
@@ -356,6 +368,37 @@ impl Config {
         if !matches!(sep.as_str(), ":" | ";" | "!") {
             bail!("maildir.info_separator must be \":\", \";\" or \"!\", not {sep:?}");
         }
+        for (name, v) in [
+            ("smtp.timeout_secs", self.smtp.timeout_secs),
+            ("pop3.timeout_secs", self.pop3.timeout_secs),
+            ("smtp.max_connections", self.smtp.max_connections as u64),
+            ("pop3.max_connections", self.pop3.max_connections as u64),
+            ("smtp.max_message_size", self.smtp.max_message_size),
+            ("smtp.max_recipients", self.smtp.max_recipients as u64),
+            ("queue.retry_secs", self.queue.retry_secs),
+        ] {
+            if v == 0 {
+                bail!("{name} must be more than 0");
+            }
+        }
+        // A tracing directive is a level or target=level; a lone word that
+        // is no level would be taken as a target and silence every log.
+        const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+        for d in self
+            .log
+            .level
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            if !d.contains('=') && !LEVELS.contains(&d.to_ascii_lowercase().as_str()) {
+                bail!(
+                    "log.level {:?}: {d:?} is not one of {} nor target=level",
+                    self.log.level,
+                    LEVELS.join(", ")
+                );
+            }
+        }
         if self.server.hostname.is_empty() || self.server.hostname.contains(char::is_whitespace) {
             bail!(
                 "server.hostname {:?} is not a host name",
@@ -394,14 +437,19 @@ max_recipients = 100
 bare_line_ends = "normalize"
 timeout_secs = 300
 max_connections = 500
+# Per client address, so one host cannot take every slot.
+max_connections_per_ip = 20
 max_errors = 20
 # bob+anything@ is delivered to bob@; "" turns this off.
 recipient_delimiter = "+"
+# Refuse new mail (452 4.3.1) while the disk has less free space than this.
+min_free_bytes = 67108864
 
 [pop3]
 listen = ["0.0.0.0:110"]
 timeout_secs = 600
 max_connections = 500
+max_connections_per_ip = 20
 # Passwords in clear text from non-loopback clients that did not use STLS.
 allow_plaintext_auth = false
 

@@ -103,8 +103,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timeout"))?
     }
 
-    /// Reads one line of at most `max` octets (LF included).
+    /// Reads one line of at most `max` octets (LF included). The whole line
+    /// must arrive within `timeout`: a client trickling a byte at a time
+    /// cannot hold a session open forever (slowloris).
     pub async fn read_line(&mut self, max: usize, timeout: Duration) -> io::Result<Line> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let mut scanned = 0;
         loop {
             if let Some(pos) = self.rbuf[scanned..].iter().position(|&b| b == b'\n') {
@@ -117,10 +121,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 return Ok(Line::TooLong);
             }
             if self.rbuf.len() >= max {
-                return self.skip_line(timeout).await;
+                return self.skip_line(left()).await;
             }
             scanned = self.rbuf.len();
-            if self.fill(timeout).await? == 0 {
+            if self.fill(left()).await? == 0 {
                 return Ok(Line::Eof);
             }
         }
@@ -128,13 +132,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Throws away input up to and including the next LF.
     async fn skip_line(&mut self, timeout: Duration) -> io::Result<Line> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(pos) = self.rbuf.iter().position(|&b| b == b'\n') {
                 self.rbuf.advance(pos + 1);
                 return Ok(Line::TooLong);
             }
             self.rbuf.clear();
-            if self.fill(timeout).await? == 0 {
+            if self
+                .fill(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await?
+                == 0
+            {
                 return Ok(Line::Eof);
             }
         }

@@ -232,9 +232,12 @@ async fn pass_entry(shared: &Shared, queue: &Queue, mut env: Envelope) -> io::Re
                     info!(queue_id = %env.id, rcpt = %rc.address, "delivered from the queue");
                 }
                 Err(reply) => {
+                    // A permanent failure (5xx: the account is gone) is not
+                    // retried; a temporary one is, until the retry period ends.
+                    let permanent = reply.starts_with('5');
                     rc.last_reply = reply;
                     let age = now() - env.created;
-                    if age >= shared.config.queue.max_age_secs as i64 {
+                    if permanent || age >= shared.config.queue.max_age_secs as i64 {
                         rc.state = State::Failed;
                         warn!(queue_id = %env.id, rcpt = %rc.address, reply = %rc.last_reply, "given up; returning to sender");
                     } else {

@@ -35,10 +35,51 @@ pub struct Shared {
     pub pop3_slots: Arc<Semaphore>,
     /// Failed-login bookkeeping.
     pub throttle: Throttle,
+    /// Sessions per client address, for the per-address limits.
+    pub per_ip: PerIp,
     /// Owner tag of the locks this process takes: host name, process id and
     /// a random part, so locks of another server on the same index (or of
     /// this one before a restart) are told apart.
     pub instance: String,
+}
+
+/// Open sessions per client address: one host may not take every slot
+/// (a connection flood, or many slow clients) and lock everyone else out.
+#[derive(Debug, Default)]
+pub struct PerIp {
+    counts: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// A session's place in [`PerIp`], given back on drop.
+pub struct IpSlot<'a> {
+    table: &'a PerIp,
+    ip: std::net::IpAddr,
+}
+
+impl PerIp {
+    /// Takes a place for `ip`, or `None` when it already has `limit`
+    /// sessions (0: no limit).
+    pub fn enter(&self, ip: std::net::IpAddr, limit: usize) -> Option<IpSlot<'_>> {
+        let mut m = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if limit > 0 && *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot { table: self, ip })
+    }
+}
+
+impl Drop for IpSlot<'_> {
+    fn drop(&mut self) {
+        let mut m = self.table.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// A new session or queue id: short, unique in this process, and unlikely
@@ -177,6 +218,7 @@ pub async fn serve(data: DataDir, config: Config) -> Result<()> {
         smtp_slots: Arc::new(Semaphore::new(config.smtp.max_connections)),
         pop3_slots: Arc::new(Semaphore::new(config.pop3.max_connections)),
         throttle: Throttle::default(),
+        per_ip: PerIp::default(),
         tls,
         store,
         instance,
@@ -244,7 +286,14 @@ async fn bind(addr: SocketAddr, proto: &str) -> Result<TcpListener> {
     })?;
     let local = l.local_addr()?;
     // Tests and scripts read this line to learn the port when 0 was asked.
-    println!("nmail: {proto} listening on {local}");
+    // A closed stdout (a supervisor that stopped reading) must not stop
+    // the server, so no println!, which panics on EPIPE.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "nmail: {proto} listening on {local}");
+        let _ = out.flush();
+    }
     info!(%local, proto, "listening");
     Ok(l)
 }

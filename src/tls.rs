@@ -32,6 +32,9 @@ pub fn load(cert: &Path, key: &Path) -> Result<Option<TlsAcceptor>> {
         .with_context(|| format!("reading {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("parsing {}", cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", cert.display());
+    }
     let key =
         PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
     let config = rustls::ServerConfig::builder()

@@ -219,6 +219,19 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_gets_452_and_no_damage() {
+    // With no headroom the disk really fills: SQLite and the maildir both
+    // hit ENOSPC.
+    full_disk("0", false);
+}
+
+#[test]
+fn the_free_space_floor_refuses_mail_before_the_disk_is_full() {
+    // With 1 MiB kept free, SMTP says 452 while there is still room, so the
+    // index can write and a POP3 user can log in and delete mail.
+    full_disk("1048576", true);
+}
+
+fn full_disk(min_free: &str, pop3_must_work: bool) {
     let fs = Tmpfs::new("6m");
     // A data folder on the small file system.
     let tmp = tempfile::tempdir_in(&fs.0).unwrap();
@@ -234,7 +247,7 @@ fn a_full_disk_gets_452_and_no_damage() {
             .status()
             .unwrap();
         assert!(cp.success());
-        Server::start_in(tmp, &[])
+        Server::start_in(tmp, &[("NMAIL_SMTP_MIN_FREE_BYTES", min_free)])
     };
     let big = format!("Subject: filler\r\n\r\n{}\r\n", "0123456789".repeat(20_000));
     let mut accepted = 0;
@@ -266,9 +279,15 @@ fn a_full_disk_gets_452_and_no_damage() {
         r.starts_with("+OK") || r.starts_with("-ERR [SYS/TEMP]"),
         "{r}"
     );
+    if pop3_must_work {
+        assert!(r.starts_with("+OK"), "{r}");
+        assert!(p.cmd("DELE 1").starts_with("+OK"));
+        assert!(p.cmd("QUIT").starts_with("+OK"));
+    }
     drop(p);
+    let files = s.messages(BOB);
     // Free space: delete the filler by hand; everything recovers.
-    for (path, _) in files.iter().skip(1) {
+    for (path, _) in files.iter().skip(if pop3_must_work { 0 } else { 1 }) {
         std::fs::remove_file(path).unwrap();
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -290,7 +309,7 @@ fn a_full_disk_gets_452_and_no_damage() {
     assert!(!s.log().contains("panicked"));
     s.restart();
     let mut p = Pop3::login(s.pop3, BOB, "Correct-Horse-7");
-    assert_eq!(p.list().len(), 2);
+    assert_eq!(p.list().len(), if pop3_must_work { 1 } else { 2 });
     p.cmd("QUIT");
     s.stop();
 }

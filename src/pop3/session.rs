@@ -92,11 +92,21 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             let mut conn = Conn::new(stream);
             conn.queue(b"-ERR [SYS/TEMP] too many connections, try again later\r\n");
             conn.close(Duration::from_secs(5)).await;
-            warn!("session refused: too many connections");
+            info!("session refused: too many connections");
+            return;
+        };
+        let Some(_ip_slot) = shared
+            .per_ip
+            .enter(peer.ip(), shared.config.pop3.max_connections_per_ip)
+        else {
+            let mut conn = Conn::new(stream);
+            conn.queue(b"-ERR [SYS/TEMP] too many connections from your address\r\n");
+            conn.close(Duration::from_secs(5)).await;
+            info!("session refused: too many connections from this address");
             return;
         };
         let mut s = Session {
-            shared,
+            shared: shared.clone(),
             id,
             peer,
             tls: false,
@@ -319,20 +329,24 @@ impl Session {
 
     async fn login(&mut self, name: &str, password: &str) -> Vec<u8> {
         let ip = self.peer.ip();
-        if self.shared.throttle.is_blocked(ip) {
-            warn!(user = %name, "login refused: too many recent failures from this address");
+        let shown = LogSafe(name.as_bytes()).to_string();
+        let Some(attempt) = self.shared.throttle.begin(ip) else {
+            warn!(user = %shown, "login refused: too many recent failures from this address");
             self.failures += 1;
             return err("[AUTH] too many failed logins, try again later");
-        }
+        };
         let address = match auth::login(&self.shared, name, password).await {
-            Login::Ok(a) => a,
+            Login::Ok(a) => {
+                attempt.succeeded();
+                a
+            }
             Login::Unavailable => {
                 return err("[SYS/TEMP] authentication unavailable, try again later");
             }
             Login::Denied => {
                 self.failures += 1;
-                let delay = self.shared.throttle.failed(ip);
-                info!(user = %name, "login failed");
+                let delay = attempt.failed();
+                info!(user = %shown, "login failed");
                 tokio::time::sleep(delay).await;
                 return err(format!(
                     "[AUTH] invalid user name or password (session {})",
@@ -340,7 +354,6 @@ impl Session {
                 ));
             }
         };
-        self.shared.throttle.succeeded(ip);
         tracing::Span::current().record("user", tracing::field::display(&address));
         self.open(address).await
     }
@@ -371,7 +384,19 @@ impl Session {
             Ok(x) => x,
             Err(e) => {
                 warn!(error = %e, "cannot open maildrop");
-                let _ = store.index().unlock(&lock, &owner).await;
+                if store.index().unlock(&lock, &owner).await.is_err() {
+                    // A full disk can refuse the unlock too; keep trying,
+                    // or the maildrop stays locked until the lock expires.
+                    let index = store.index().clone();
+                    tokio::spawn(async move {
+                        for _ in 0..120 {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            if index.unlock(&lock, &owner).await.is_ok() {
+                                break;
+                            }
+                        }
+                    });
+                }
                 return err("[SYS/TEMP] cannot open maildrop, try again later");
             }
         };
@@ -617,10 +642,21 @@ fn decode_plain(b64: &str) -> Option<(String, String, String)> {
     Some((authz, authc, pw))
 }
 
-/// The line with any password removed, for logs.
+/// The line with any password removed, for logs: PASS, AUTH and APOP show
+/// only their name, USER only its first word (a client that sends
+/// `USER bob PASS secret` gets its password kept out too).
 fn redact(line: &[u8]) -> &[u8] {
     let upper = line.to_ascii_uppercase();
-    if upper.starts_with(b"PASS") || upper.starts_with(b"AUTH") || upper.starts_with(b"APOP") {
+    if upper.starts_with(b"USER ") {
+        let end = line
+            .iter()
+            .enumerate()
+            .skip(5)
+            .find(|(_, b)| **b == b' ')
+            .map_or(line.len(), |(i, _)| i);
+        &line[..end]
+    } else if upper.starts_with(b"PASS") || upper.starts_with(b"AUTH") || upper.starts_with(b"APOP")
+    {
         &line[..4]
     } else {
         line

@@ -89,7 +89,24 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             let mut conn = Conn::new(stream);
             conn.queue(&codes::r421_busy(s.host()).to_wire());
             conn.close(Duration::from_secs(5)).await;
-            warn!("session refused: too many connections");
+            info!("session refused: too many connections");
+            return;
+        };
+        let Some(_ip_slot) = shared
+            .per_ip
+            .enter(peer.ip(), shared.config.smtp.max_connections_per_ip)
+        else {
+            let mut conn = Conn::new(stream);
+            conn.queue(
+                &Reply::new(
+                    421,
+                    "4.7.0",
+                    format!("{} too many connections from your address", s.host()),
+                )
+                .to_wire(),
+            );
+            conn.close(Duration::from_secs(5)).await;
+            info!("session refused: too many connections from this address");
             return;
         };
         let mut conn = Conn::new(stream);
@@ -156,7 +173,7 @@ impl Session {
                     return Outcome::Closed;
                 }
             };
-            debug!(command = %crate::server::LogSafe(&line), "command");
+            debug!(command = %crate::server::LogSafe(redact(&line)), "command");
             if is_http(&line) {
                 warn!("HTTP request on the SMTP port; closing");
                 conn.close(Duration::from_secs(5)).await;
@@ -345,6 +362,9 @@ impl Session {
                 "Non-ASCII sender address needs SMTPUTF8, which is not offered",
             );
         }
+        if !self.room_for(declared.unwrap_or(0)) {
+            return codes::r452_storage_full();
+        }
         self.tx = Some(Transaction {
             from,
             declared,
@@ -499,7 +519,7 @@ impl Session {
         let (received, receiver) = match received {
             Ok(x) => x,
             Err(e) => {
-                debug!(error = %e, "connection lost during DATA");
+                info!(error = %e, "connection lost during DATA; nothing stored");
                 return Err(());
             }
         };
@@ -709,7 +729,28 @@ impl Session {
         Ok(q)
     }
 
+    /// True while the data folder's disk keeps `min_free_bytes` free after
+    /// taking `need` more octets (RFC 1870 §6.1: refuse early what cannot
+    /// be stored). An error reading the figure does not stop mail.
+    fn room_for(&self, need: u64) -> bool {
+        let min = self.shared.config.smtp.min_free_bytes;
+        if min == 0 {
+            return true;
+        }
+        match nmail_sync::fsutil::free_bytes(self.shared.store.data().root()) {
+            Ok(free) => free >= min.saturating_add(need),
+            Err(_) => true,
+        }
+    }
+
     async fn deliver(&self, queue_id: &str, tx: Transaction, body: Body, size: u64) -> Reply {
+        if !self.room_for(size.saturating_mul(tx.recipients.len() as u64)) {
+            warn!(
+                queue_id,
+                size, "disk nearly full; message refused temporarily"
+            );
+            return codes::r452_storage_full();
+        }
         let from = match &tx.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_addr(),
@@ -821,6 +862,22 @@ fn sanitize(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The command line for the log: an AUTH line shows only its mechanism
+/// (an initial response is a password).
+fn redact(line: &[u8]) -> &[u8] {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"AUTH") {
+        let end = line
+            .iter()
+            .enumerate()
+            .skip(5)
+            .find(|(_, b)| **b == b' ')
+            .map_or(line.len(), |(i, _)| i);
+        &line[..end]
+    } else {
+        line
+    }
 }
 
 /// A browser or proxy talking HTTP to the SMTP port (cross-protocol

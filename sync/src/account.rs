@@ -61,6 +61,15 @@ pub enum AccountError {
         /// How many accounts it has.
         count: usize,
     },
+    /// A folder under `domains/` that is not a hosted domain or account
+    /// (wrong case, no settings file, a file naming another address).
+    #[error("{path}: {why}; left out")]
+    OddFolder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Hashing a password failed (it should not).
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -199,10 +208,21 @@ impl Accounts {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for name in list_dir_names(&self.data.domains_dir())? {
+            let folder = self.data.domains_dir().join(&name);
             match DomainName::parse(&name) {
+                // The folder must carry the name exactly as nmail writes it:
+                // `Example.COM` beside `example.com` would be the same
+                // domain twice.
+                Ok(d) if d.as_str() != name => {
+                    bad.push((name, odd_folder(folder, "not a lower-case domain name")))
+                }
                 Ok(d) => match self.domain(&d) {
-                    Ok(Some(f)) => out.push(f),
-                    Ok(None) => {}
+                    Ok(Some(f)) if f.name == d.as_str() => out.push(f),
+                    Ok(Some(f)) => bad.push((
+                        name,
+                        odd_folder(folder, &format!("its domain.toml names {:?}", f.name)),
+                    )),
+                    Ok(None) => bad.push((name, odd_folder(folder, "no domain.toml"))),
                     Err(e) => bad.push((name, e)),
                 },
                 Err(e) => bad.push((name, e.into())),
@@ -306,10 +326,18 @@ impl Accounts {
         let mut bad = Vec::new();
         for name in list_dir_names(&self.data.users_dir(domain))? {
             let addr = format!("{name}@{domain}");
+            let folder = self.data.users_dir(domain).join(&name);
             match LocalPart::parse(&name) {
+                Ok(l) if l.as_str() != name => {
+                    bad.push((addr, odd_folder(folder, "not a lower-case account name")))
+                }
                 Ok(l) => match self.user(&Address::new(l, domain.clone())) {
-                    Ok(Some(f)) => out.push(f),
-                    Ok(None) => {}
+                    Ok(Some(f)) if f.address == addr => out.push(f),
+                    Ok(Some(f)) => bad.push((
+                        addr,
+                        odd_folder(folder, &format!("its user.toml names {:?}", f.address)),
+                    )),
+                    Ok(None) => bad.push((addr, odd_folder(folder, "no user.toml"))),
                     Err(e) => bad.push((addr, e)),
                 },
                 Err(e) => bad.push((addr, e.into())),
@@ -346,6 +374,13 @@ impl Accounts {
         fsync_dir(&parent).map_err(io_err(&parent))?;
         fsync_dir(&dest_dir).map_err(io_err(&dest_dir))?;
         Ok(Some(dest))
+    }
+}
+
+fn odd_folder(path: PathBuf, why: &str) -> AccountError {
+    AccountError::OddFolder {
+        path,
+        why: why.to_string(),
     }
 }
 

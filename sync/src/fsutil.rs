@@ -77,6 +77,12 @@ pub fn write_file_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<
     result
 }
 
+/// Octets free for an unprivileged writer on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let v = rustix::fs::statvfs(path)?;
+    Ok(v.f_bavail.saturating_mul(v.f_frsize))
+}
+
 /// True when an I/O error means the disk (or the user's quota of it) is full,
 /// which callers report as a temporary condition (SMTP 452 4.3.1).
 pub fn is_storage_full(e: &io::Error) -> bool {

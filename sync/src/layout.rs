@@ -27,8 +27,14 @@ pub struct DataDir {
 
 impl DataDir {
     /// Wraps the folder at `root` (which need not exist yet).
+    ///
+    /// A relative path is made absolute against the current folder: the
+    /// watcher gets absolute paths from the kernel and must be able to
+    /// tell which part of the data folder they name.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DataDir { root: root.into() }
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        DataDir { root }
     }
 
     /// The folder itself.

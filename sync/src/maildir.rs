@@ -226,6 +226,15 @@ impl Entry {
     }
 }
 
+/// Opens a message file for reading without following a symbolic link
+/// (O_NOFOLLOW), so a link swapped in after the listing is refused too.
+pub fn open_message_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
 /// One maildir folder (an INBOX or a Maildir++ subfolder such as `.Sent`).
 #[derive(Debug, Clone)]
 pub struct Maildir {
@@ -329,12 +338,13 @@ impl Maildir {
             };
             for de in rd {
                 let de = de?;
-                // Folders, FIFOs, sockets and devices are not messages (and
-                // opening a FIFO would block); d_type makes this free on the
-                // common file systems. Symbolic links are followed.
+                // Only regular files are messages: not folders, FIFOs (opening
+                // one would block), sockets, devices, nor symbolic links, which
+                // could make POP3 serve any file the server can read. d_type
+                // makes this free on the common file systems.
                 match de.file_type() {
                     Ok(t) if t.is_dir() => continue,
-                    Ok(t) if !t.is_file() && !t.is_symlink() => {
+                    Ok(t) if !t.is_file() => {
                         odd.push(de.path());
                         continue;
                     }

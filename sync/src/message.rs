@@ -264,7 +264,17 @@ fn parse_meta_unguarded(raw: &[u8]) -> Meta {
     };
     // A single-part message needs no body parse: whether it is an
     // attachment shows in its header. Only multiparts are parsed whole.
-    let Some(head) = parser().parse_headers(raw) else {
+    // No header field at all (binary junk, NULs, an empty file) is not a
+    // message the index can describe.
+    // RFC 5322 §3.6.8: a field name is printable ASCII other than ':'.
+    let real_field = |h: &mail_parser::Header<'_>| {
+        let n = h.name.as_str();
+        !n.is_empty() && n.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+    };
+    let Some(head) = parser()
+        .parse_headers(raw)
+        .filter(|m| m.headers().iter().any(real_field))
+    else {
         return unparsable();
     };
     let root = head.root_part();
@@ -379,7 +389,12 @@ mod tests {
     #[test]
     fn junk_does_not_panic() {
         for raw in [&b""[..], &[0u8; 4096][..], b"\r\n", b"\r\n\r\n\r\n"] {
-            let _ = parse_meta(raw);
+            assert_eq!(
+                parse_meta(raw).status,
+                ParseStatus::Unparsable,
+                "{:?}",
+                &raw[..raw.len().min(8)]
+            );
         }
     }
 

@@ -139,7 +139,7 @@ impl fmt::Display for Difference {
             DuplicateKey { folder, files } => {
                 write!(f, "duplicate key: {folder}: {}", files.join(", "))
             }
-            BadName { path } => write!(f, "not a message file name, skipped: {}", path.display()),
+            BadName { path } => write!(f, "not a message file, skipped: {}", path.display()),
             AccountWithoutRow { name } => write!(f, "not indexed: account/domain {name}"),
             RowWithoutAccount { name } => write!(f, "file gone: account/domain {name}"),
             AccountChanged { name } => write!(f, "changed: account {name}"),
@@ -248,7 +248,7 @@ pub fn record_for(
         meta: Meta::unreadable(),
     };
     let result = (|| -> io::Result<()> {
-        let mut f = fs::File::open(&path)?;
+        let mut f = crate::maildir::open_message_file(&path)?;
         let md = f.metadata()?;
         row.size = md.len();
         row.mtime = md.mtime();
@@ -729,6 +729,25 @@ fn account_folders(maildir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// Sorts the domain or account folders that could not be taken: an odd
+/// folder is only reported, an unreadable settings file keeps its index
+/// rows (dropping them would refuse that domain's or account's mail) and
+/// makes the run incomplete.
+fn note_bad(
+    bad: Vec<(String, crate::account::AccountError)>,
+    unreadable: &mut Vec<String>,
+    report: &mut Report,
+) {
+    for (name, e) in bad {
+        if matches!(e, crate::account::AccountError::OddFolder { .. }) {
+            report.errors.push(e.to_string());
+        } else {
+            unreadable.push(name);
+            report.failed.push(format!("{e} (index left as it was)"));
+        }
+    }
+}
+
 /// Compares the whole data folder (or the part `opts` names) with the index
 /// and, unless `opts.dry_run`, mends the index: accounts and domains first,
 /// then every folder of every account.
@@ -759,11 +778,8 @@ pub async fn resync_with(
     // A domain or account whose file cannot be read (half edited, damaged)
     // keeps its index rows: dropping them would refuse its mail as unknown.
     let (domain_files, bad) = accounts.domains()?;
-    let mut unreadable: Vec<String> = bad.iter().map(|(n, _)| n.clone()).collect();
-    report.errors.extend(
-        bad.into_iter()
-            .map(|(_, e)| format!("{e} (index left as it was)")),
-    );
+    let mut unreadable = Vec::new();
+    note_bad(bad, &mut unreadable, &mut report);
     let domain_rows = index.domains().await?;
     let domain_files: Vec<_> = domain_files
         .into_iter()
@@ -800,11 +816,7 @@ pub async fn resync_with(
             continue;
         };
         let (users, bad) = accounts.users(&dn)?;
-        unreadable.extend(bad.iter().map(|(a, _)| a.clone()));
-        report.errors.extend(
-            bad.into_iter()
-                .map(|(_, e)| format!("{e} (index left as it was)")),
-        );
+        note_bad(bad, &mut unreadable, &mut report);
         user_files.extend(users.into_iter().filter(|u| in_scope_user(&u.address)));
     }
     let user_rows: HashMap<String, UserRecord> = index
@@ -926,7 +938,12 @@ pub async fn resync_with(
         }
     }
     for f in &folder_rows {
-        if in_scope_user(&f.address) && !seen_paths.contains(&f.path) {
+        // The folders of an account whose file cannot be read are not
+        // walked, which does not make them gone.
+        if in_scope_user(&f.address)
+            && !seen_paths.contains(&f.path)
+            && !unreadable.contains(&f.address)
+        {
             report.differences.push(Difference::FolderWithoutFiles {
                 folder: f.path.clone(),
             });

@@ -429,7 +429,7 @@ impl Store {
         m: &MessageRecord,
     ) -> Result<Option<File>, StoreError> {
         let path = folder.maildir.file_path(m.subdir, &m.file_name);
-        match File::open(&path) {
+        match crate::maildir::open_message_file(&path) {
             Ok(f) => return Ok(Some(f)),
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(StoreError::io(format!("open {}", path.display()))(e));
@@ -442,7 +442,7 @@ impl Store {
         )))?;
         if let Some(e) = entries.iter().find(|e| e.key(self.sep) == m.uniq) {
             let p = folder.maildir.file_path(e.subdir, &e.name);
-            return File::open(&p)
+            return crate::maildir::open_message_file(&p)
                 .map(Some)
                 .map_err(StoreError::io(format!("open {}", p.display())));
         }

@@ -352,6 +352,9 @@ async fn rescan(store: &Store, w: &Scope) -> Result<(), StoreError> {
         Scope::Account(a) => opts.user = Some(a.clone()),
     }
     let report = resync::resync(store, &opts).await?;
+    for e in report.failed.iter().chain(&report.errors) {
+        warn!(scope = ?w, problem = %e, "watcher rescan");
+    }
     if !report.differences.is_empty() {
         info!(scope = ?w, added = report.added, removed = report.removed, changed = report.changed,
               "watcher rescan mended the index");

@@ -90,6 +90,7 @@ pub struct SqliteIndex {
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let c = Connection::open(path)?;
+    restrict(path);
     c.busy_timeout(Duration::from_secs(30))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
@@ -106,6 +107,18 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
 /// IMMEDIATE` takes the write lock before the version is read, so of two
 /// processes opening a fresh file at once the second waits (busy timeout)
 /// and then finds the work done, instead of creating the tables again.
+/// The index holds every password hash and every message's From, To and
+/// Subject: readable by the server's user only (mode 0600, whatever the
+/// umask). SQLite gives its -wal and -shm files the database file's mode.
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
 fn migrate(c: &Connection) -> Result<(), IndexError> {
     c.execute_batch("BEGIN IMMEDIATE")?;
     let result = migrate_locked(c);

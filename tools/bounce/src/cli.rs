@@ -75,8 +75,32 @@ pub fn render_plain(file: &str, a: &Analysis, lang: Lang) -> String {
     out
 }
 
+/// The most of one input the CLI reads: returned mail is never this big
+/// (the message inside a DSN is usually cut to its header), and reading a
+/// multi-gigabyte file or a device whole would exhaust memory.
+pub const MAX_INPUT: u64 = 64 << 20;
+
+/// Reads a file, or standard input for `-`, up to [`MAX_INPUT`] octets.
 fn read(path: &Path) -> io::Result<Vec<u8>> {
-    std::fs::read(path)
+    use std::io::Read;
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        io::stdin().lock().take(MAX_INPUT).read_to_end(&mut buf)?;
+    } else {
+        if std::fs::metadata(path)?.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a folder"));
+        }
+        std::fs::File::open(path)?
+            .take(MAX_INPUT)
+            .read_to_end(&mut buf)?;
+    }
+    if buf.len() as u64 == MAX_INPUT {
+        eprintln!(
+            "nmail bounce: {}: only the first {MAX_INPUT} octets were read",
+            path.display()
+        );
+    }
+    Ok(buf)
 }
 
 /// Analyses each file and writes the results to `out`, JSON lines when
