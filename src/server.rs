@@ -82,6 +82,63 @@ impl Drop for IpSlot<'_> {
     }
 }
 
+/// Why a new session is turned away before its greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Every session slot of the protocol is taken.
+    Busy,
+    /// The client's address already holds its share of the slots.
+    PerAddress,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Busy => "too many connections",
+            Refusal::PerAddress => "too many connections from this address",
+        })
+    }
+}
+
+/// A session's admission: one of its protocol's slots and a place for its
+/// client address, both given back when it is dropped.
+pub struct Admission<'a> {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _address: IpSlot<'a>,
+}
+
+impl Shared {
+    /// Admits a session from `ip` to one of `slots`, at most
+    /// `per_address` at a time from one address (0: no limit).
+    pub fn admit(
+        &self,
+        slots: &Arc<Semaphore>,
+        ip: std::net::IpAddr,
+        per_address: usize,
+    ) -> Result<Admission<'_>, Refusal> {
+        let slot = slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)?;
+        let address = self
+            .per_ip
+            .enter(ip, per_address)
+            .ok_or(Refusal::PerAddress)?;
+        Ok(Admission {
+            _slot: slot,
+            _address: address,
+        })
+    }
+}
+
+/// Sends `reply` to a session that was not admitted and closes it.
+pub async fn turn_away(stream: tokio::net::TcpStream, reply: &[u8], why: Refusal) {
+    let mut conn = crate::conn::Conn::new(stream);
+    conn.queue(reply);
+    conn.close(std::time::Duration::from_secs(5)).await;
+    tracing::info!("session refused: {why}");
+}
+
 /// A new session or queue id: short, unique in this process, and unlikely
 /// to repeat across restarts (it starts from a random point).
 pub fn next_id() -> String {

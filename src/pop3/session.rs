@@ -25,7 +25,7 @@ use super::command::{self, Command};
 use super::wire::{self, Stuffer};
 use crate::auth::{self, Login};
 use crate::conn::{Conn, Line, is_timeout};
-use crate::server::{LogSafe, Shared, next_id};
+use crate::server::{LogSafe, Refusal, Shared, next_id, turn_away};
 
 /// RFC 2449 §4: command lines are at most 255 octets; AUTH responses may be
 /// longer, so allow some room.
@@ -88,22 +88,22 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         let started = Instant::now();
         info!("session open");
         let _ = stream.set_nodelay(true);
-        let Ok(_permit) = shared.pop3_slots.clone().try_acquire_owned() else {
-            let mut conn = Conn::new(stream);
-            conn.queue(b"-ERR [SYS/TEMP] too many connections, try again later\r\n");
-            conn.close(Duration::from_secs(5)).await;
-            info!("session refused: too many connections");
-            return;
-        };
-        let Some(_ip_slot) = shared
-            .per_ip
-            .enter(peer.ip(), shared.config.pop3.max_connections_per_ip)
-        else {
-            let mut conn = Conn::new(stream);
-            conn.queue(b"-ERR [SYS/TEMP] too many connections from your address\r\n");
-            conn.close(Duration::from_secs(5)).await;
-            info!("session refused: too many connections from this address");
-            return;
+        let _admitted = match shared.admit(
+            &shared.pop3_slots,
+            peer.ip(),
+            shared.config.pop3.max_connections_per_ip,
+        ) {
+            Ok(a) => a,
+            Err(why) => {
+                let reply: &[u8] = match why {
+                    Refusal::Busy => b"-ERR [SYS/TEMP] too many connections, try again later\r\n",
+                    Refusal::PerAddress => {
+                        b"-ERR [SYS/TEMP] too many connections from your address\r\n"
+                    }
+                };
+                turn_away(stream, reply, why).await;
+                return;
+            }
         };
         let mut s = Session {
             shared: shared.clone(),

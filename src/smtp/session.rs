@@ -24,7 +24,7 @@ use super::data::DataReceiver;
 use super::reply::{Reply, codes};
 use crate::config::BareLineEnds;
 use crate::conn::{Conn, Line, is_timeout};
-use crate::server::{Shared, next_id};
+use crate::server::{Refusal, Shared, next_id, turn_away};
 
 /// RFC 5321 §4.5.3.1.4 sets 512 octets for a command line; extensions
 /// raise it, so allow more, but bound it.
@@ -85,29 +85,24 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             errors: 0,
             accepted: 0,
         };
-        let Ok(_permit) = shared.smtp_slots.clone().try_acquire_owned() else {
-            let mut conn = Conn::new(stream);
-            conn.queue(&codes::r421_busy(s.host()).to_wire());
-            conn.close(Duration::from_secs(5)).await;
-            info!("session refused: too many connections");
-            return;
-        };
-        let Some(_ip_slot) = shared
-            .per_ip
-            .enter(peer.ip(), shared.config.smtp.max_connections_per_ip)
-        else {
-            let mut conn = Conn::new(stream);
-            conn.queue(
-                &Reply::new(
-                    421,
-                    "4.7.0",
-                    format!("{} too many connections from your address", s.host()),
-                )
-                .to_wire(),
-            );
-            conn.close(Duration::from_secs(5)).await;
-            info!("session refused: too many connections from this address");
-            return;
+        let _admitted = match shared.admit(
+            &shared.smtp_slots,
+            peer.ip(),
+            shared.config.smtp.max_connections_per_ip,
+        ) {
+            Ok(a) => a,
+            Err(why) => {
+                let reply = match why {
+                    Refusal::Busy => codes::r421_busy(s.host()),
+                    Refusal::PerAddress => Reply::new(
+                        421,
+                        "4.7.0",
+                        format!("{} too many connections from your address", s.host()),
+                    ),
+                };
+                turn_away(stream, &reply.to_wire(), why).await;
+                return;
+            }
         };
         let mut conn = Conn::new(stream);
         conn.queue(&Reply::new(220, "", format!("{} ESMTP nmail", s.host())).to_wire());

@@ -687,18 +687,8 @@ fn transcript_command(text: &str) -> Option<Command> {
     let mut last: Option<Command> = None;
     for line in text.lines() {
         let l = line.trim_start().to_ascii_lowercase();
-        if let Some(c) = l.strip_prefix(">>> ") {
-            last = if c.starts_with("data") || c.starts_with("bdat") || c == "." {
-                Some(Command::Data)
-            } else if c.starts_with("rcpt") {
-                Some(Command::Rcpt)
-            } else if c.starts_with("mail") {
-                Some(Command::Mail)
-            } else if c.starts_with("ehlo") || c.starts_with("helo") {
-                Some(Command::Connect)
-            } else {
-                None
-            };
+        if l.starts_with(">>>") {
+            last = transcript_cmd(&l);
         } else if l.starts_with("<<< 4") || l.starts_with("<<< 5") {
             return last;
         }
