@@ -107,6 +107,11 @@ pub struct SmtpConfig {
     pub bare_line_ends: BareLineEnds,
     /// Seconds a client may stay silent (RFC 5321 §4.5.3.2 suggests 5 min).
     pub timeout_secs: u64,
+    /// Seconds the message text may pause (RFC 5321 §4.5.3.2.6 gives the
+    /// client 10 min per data block); also the base of the whole-DATA
+    /// deadline, which grows with what has arrived at 1 KiB/s, so a client
+    /// trickling a line now and then cannot hold a session for ever.
+    pub data_timeout_secs: u64,
     /// Most simultaneous SMTP sessions.
     pub max_connections: usize,
     /// Most simultaneous SMTP sessions from one client address (0: no
@@ -212,6 +217,7 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             bare_line_ends: BareLineEnds::Normalize,
             timeout_secs: 300,
+            data_timeout_secs: 600,
             max_connections: 500,
             max_connections_per_ip: 20,
             max_errors: 20,
@@ -370,6 +376,7 @@ impl Config {
         }
         for (name, v) in [
             ("smtp.timeout_secs", self.smtp.timeout_secs),
+            ("smtp.data_timeout_secs", self.smtp.data_timeout_secs),
             ("pop3.timeout_secs", self.pop3.timeout_secs),
             ("smtp.max_connections", self.smtp.max_connections as u64),
             ("pop3.max_connections", self.pop3.max_connections as u64),
@@ -436,6 +443,9 @@ max_recipients = 100
 # <CR><LF>.<CR><LF> ends a message, which defeats SMTP smuggling.
 bare_line_ends = "normalize"
 timeout_secs = 300
+# Message text may pause this long; all of it must arrive within this
+# plus one second per KiB received.
+data_timeout_secs = 600
 max_connections = 500
 # Per client address, so one host cannot take every slot.
 max_connections_per_ip = 20

@@ -199,6 +199,69 @@ fn slow_and_greedy_clients_are_cut_off() {
 }
 
 #[test]
+fn message_text_trickled_line_by_line_is_cut_off() {
+    // Each line comes well within the pause allowed, but the text as a
+    // whole falls behind the deadline (2 s plus 1 s per KiB): 421 4.4.2,
+    // and nothing of it is delivered.
+    let s = Server::start(&[("NMAIL_SMTP_DATA_TIMEOUT_SECS", "2")]);
+    let mut c = TcpStream::connect(s.smtp).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    for cmd in [
+        "EHLO slow.example.org",
+        "MAIL FROM:<alice@example.org>",
+        "RCPT TO:<bob@example.com>",
+        "DATA",
+    ] {
+        c.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    }
+    assert!(line.starts_with("354"), "{line}");
+    let t = Instant::now();
+    c.write_all(b"Subject: slow\r\n\r\n").unwrap();
+    let mut n = 0;
+    while t.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(500));
+        n += 1;
+        if c.write_all(format!("line {n}\r\n").as_bytes()).is_err() {
+            break;
+        }
+    }
+    line.clear();
+    let _ = r.read_line(&mut line);
+    assert!(
+        line.starts_with("421 4.4.2"),
+        "{line:?} after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "not cut off: {:?}",
+        t.elapsed()
+    );
+    assert!(s.messages("bob@example.com").is_empty());
+    // A normal message still goes through under the same setting.
+    let text = format!("Subject: quick\r\n\r\n{}\r\n", "x".repeat(100_000));
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &["bob@example.com"],
+            text.as_bytes()
+        )
+        .starts_with("250")
+    );
+}
+
+#[test]
 fn a_permanent_failure_in_the_queue_is_returned_at_once() {
     let s = Server::start(&[("NMAIL_QUEUE_RETRY_SECS", "1")]);
     assert!(

@@ -33,8 +33,9 @@ const MAX_COMMAND_LINE: usize = 4096;
 /// Message text kept in memory before it is spooled to a file.
 const SPILL_THRESHOLD: usize = 2 << 20;
 
-/// RFC 5321 §4.5.3.2.6: the client may take up to 10 minutes per data block.
-const DATA_TIMEOUT: Duration = Duration::from_secs(600);
+/// The slowest average rate, in octets per second, at which message text
+/// may arrive once `smtp.data_timeout_secs` has passed.
+const DATA_MIN_RATE: u64 = 1024;
 
 /// A transaction: from MAIL to the end of DATA (or RSET).
 #[derive(Debug)]
@@ -513,6 +514,12 @@ impl Session {
         let tx = self.tx.take().expect("checked above");
         let (received, receiver) = match received {
             Ok(x) => x,
+            Err(e) if is_timeout(&e) => {
+                info!(queue_id, error = %e, "DATA timed out; nothing stored");
+                conn.queue(&codes::r421_timeout(self.host()).to_wire());
+                conn.close(self.timeout()).await;
+                return Err(());
+            }
             Err(e) => {
                 info!(error = %e, "connection lost during DATA; nothing stored");
                 return Err(());
@@ -564,10 +571,22 @@ impl Session {
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut spool: Option<(PathBuf, tokio::fs::File)> = None;
         let mut spool_error: Option<std::io::Error> = None;
+        let pause = Duration::from_secs(self.shared.config.smtp.data_timeout_secs);
+        let started = tokio::time::Instant::now();
         let read: std::io::Result<()> = async {
             while !rx.is_done() {
-                if conn.buffered().is_empty() && conn.fill(DATA_TIMEOUT).await? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                if conn.buffered().is_empty() {
+                    let deadline = started + pause + Duration::from_secs(rx.size / DATA_MIN_RATE);
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "message text arriving too slowly",
+                        ));
+                    }
+                    if conn.fill(left.min(pause)).await? == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
                 }
                 let keep = rx.size <= limit && spool_error.is_none();
                 let n = rx.feed(conn.buffered(), if keep { Some(&mut buf) } else { None });
