@@ -274,12 +274,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 DomainCmd::Add { domain } => {
                     let d = DomainName::parse(&domain)?;
                     store.add_domain(&d).await?;
-                    out!("added domain {d}");
+                    out!("added domain {}", readable(&d));
                 }
                 DomainCmd::List => {
                     let (domains, bad) = store.accounts().domains()?;
                     for d in domains {
-                        out!("{}", d.name);
+                        match DomainName::parse(&d.name) {
+                            Ok(n) => out!("{}", readable(&n)),
+                            Err(_) => out!("{}", d.name),
+                        }
                     }
                     for (_, e) in bad {
                         eprintln!("nmail: {e}");
@@ -551,7 +554,7 @@ async fn initialise(dir: &DataDir, args: &InitArgs) -> Result<()> {
     out!("  host name:  {hostname}");
     match &created {
         Some(postmaster) => {
-            out!("  domain:     {domain}");
+            out!("  domain:     {}", readable(&domain));
             out!("  account:    {postmaster}");
         }
         None => out!(
@@ -795,4 +798,13 @@ async fn resync_report(cli: &ResyncCli, store: &nmail_sync::Store) -> Result<Exi
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A domain as the operator reads it: the A-labels nmail stores, and the
+/// Korean (or other) name beside them when it is internationalised.
+fn readable(d: &DomainName) -> String {
+    match d.to_unicode() {
+        u if u != d.as_str() => format!("{d} ({u})"),
+        _ => d.to_string(),
+    }
 }

@@ -68,6 +68,44 @@ fn dir_into(dir: tempfile::TempDir, name: &str) -> tempfile::TempDir {
 }
 
 #[test]
+fn an_internationalised_domain_takes_mail_under_its_a_labels() {
+    let s = Server::start(&[]);
+    let add = s.nmail(&["domain", "add", "회사.한국"]);
+    assert!(add.status.success(), "{}", text(&add));
+    assert!(
+        text(&add).contains("xn--vf4b131b.xn--3e0b707e (회사.한국)"),
+        "{}",
+        text(&add)
+    );
+    let pw = s.data().join("pw");
+    std::fs::write(&pw, "Idn-Pass-42\n").unwrap();
+    let user = s.nmail(&[
+        "user",
+        "add",
+        "kim@회사.한국",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(user.status.success(), "{}", text(&user));
+    assert!(
+        s.data()
+            .join("domains/xn--vf4b131b.xn--3e0b707e/users/kim")
+            .is_dir()
+    );
+    // The wire carries A-labels (no SMTPUTF8); case does not matter.
+    let r = smtp_send(
+        s.smtp,
+        "alice@example.org",
+        &["kim@XN--VF4B131B.xn--3e0b707e"],
+        b"Subject: idn\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let mut p = Pop3::login(s.pop3, "kim@xn--vf4b131b.xn--3e0b707e", "Idn-Pass-42");
+    assert_eq!(p.list().len(), 1);
+    p.quit();
+}
+
+#[test]
 fn accounts_from_the_command_line() {
     let s = Server::start(&[]);
     let add = Command::new(nmail_bin())

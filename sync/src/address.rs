@@ -36,9 +36,21 @@ pub enum AddressError {
 pub struct DomainName(String);
 
 impl DomainName {
-    /// Validates and lower-cases `s`.
+    /// Validates and lower-cases `s`. An internationalised name (a Korean
+    /// `회사.한국`, say) is kept in its ASCII form, the A-labels of RFC 5890
+    /// (`xn--vf4b131b.xn--3e0b707e`), which is what DNS, SMTP without
+    /// SMTPUTF8 and folder names can carry; an `xn--` label must decode.
     pub fn parse(s: &str) -> Result<Self, AddressError> {
-        let d = s.trim_end_matches('.').to_ascii_lowercase();
+        let bad = || AddressError::Domain(s.to_string());
+        let trimmed = s.trim_end_matches('.');
+        let d = if trimmed.is_ascii() {
+            trimmed.to_ascii_lowercase()
+        } else {
+            idna::domain_to_ascii_strict(trimmed).map_err(|_| bad())?
+        };
+        if d.split('.').any(|l| l.starts_with("xn--")) && idna::domain_to_unicode(&d).1.is_err() {
+            return Err(bad());
+        }
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
@@ -46,11 +58,19 @@ impl DomainName {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         };
-        // TODO: accept IDN U-labels by converting them to A-labels (RFC 5890).
         if d.is_empty() || d.len() > 253 || !d.split('.').all(label_ok) {
-            return Err(AddressError::Domain(s.to_string()));
+            return Err(bad());
         }
         Ok(DomainName(d))
+    }
+
+    /// The name for people to read: U-labels where the name is
+    /// internationalised (`회사.한국`), else the name itself.
+    pub fn to_unicode(&self) -> String {
+        match idna::domain_to_unicode(&self.0) {
+            (u, Ok(())) => u,
+            _ => self.0.clone(),
+        }
     }
 
     /// The name as text.
@@ -174,5 +194,30 @@ mod tests {
         }
         assert!(DomainName::parse("localhost").is_ok());
         assert!(DomainName::parse("xn--3e0b707e.kr").is_ok());
+    }
+
+    #[test]
+    fn internationalised_domains_are_kept_as_a_labels() {
+        let d = DomainName::parse("회사.한국").unwrap();
+        assert_eq!(d.as_str(), "xn--vf4b131b.xn--3e0b707e");
+        assert_eq!(d.to_unicode(), "회사.한국");
+        // The same name typed in either form, or in capitals, is one domain.
+        assert_eq!(DomainName::parse("XN--VF4B131B.xn--3e0b707e").unwrap(), d);
+        let a = Address::parse("bob@회사.한국").unwrap();
+        assert_eq!(a.to_string(), "bob@xn--vf4b131b.xn--3e0b707e");
+        assert_eq!(
+            DomainName::parse("example.com").unwrap().to_unicode(),
+            "example.com"
+        );
+        // Not names: undecodable A-labels, a space, a slash, an empty label.
+        for bad in [
+            "xn--zz--.com",
+            "xn--a.com",
+            "회사 .한국",
+            "회/사.한국",
+            "..한국",
+        ] {
+            assert!(DomainName::parse(bad).is_err(), "{bad} accepted");
+        }
     }
 }
