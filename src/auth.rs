@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nmail_sync::Address;
 use nmail_sync::account::{verify_dummy, verify_password};
+use nmail_sync::{Address, LocalPart};
 
 use crate::server::Shared;
 
@@ -167,17 +167,25 @@ pub enum Login {
 /// `password`.
 pub async fn login(shared: &Shared, name: &str, password: &str) -> Login {
     let index = shared.store.index();
-    let name = name.trim().to_ascii_lowercase();
+    let name = name.trim();
+    // Accounts are looked up in their one form (lower case, NFC local-part,
+    // A-label domain); a name that has none matches nobody, but still
+    // costs a password check below.
     let candidates: Vec<String> = if name.contains('@') {
-        vec![name]
-    } else {
+        Address::parse(name)
+            .map(|a| a.to_string())
+            .into_iter()
+            .collect()
+    } else if let Ok(local) = LocalPart::parse(name) {
         match index.domains().await {
             Ok(ds) => ds
                 .into_iter()
-                .map(|d| format!("{name}@{}", d.name))
+                .map(|d| format!("{}@{}", local.as_str(), d.name))
                 .collect(),
             Err(_) => return Login::Unavailable,
         }
+    } else {
+        Vec::new()
     };
     let mut found = None;
     for c in candidates {

@@ -690,3 +690,75 @@ fn c15_pop3_auth_variants() {
         );
     }
 }
+
+#[test]
+fn c07_mail_params_8bitmime_smtputf8() {
+    let s = Server::start(&[]);
+    let pw = s.data().join("pw");
+    std::fs::write(&pw, "Utf8-Pass-7\n").unwrap();
+    let add = s.nmail(&[
+        "user",
+        "add",
+        "받는이@example.com",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    // The EHLO keywords the case expects.
+    let keywords = {
+        use std::io::{BufRead, BufReader, Write};
+        let mut c = std::net::TcpStream::connect(s.smtp).unwrap();
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        c.write_all(b"EHLO client.example.org\r\n").unwrap();
+        let mut kw = Vec::new();
+        loop {
+            l.clear();
+            r.read_line(&mut l).unwrap();
+            kw.push(l[4..].trim_end().to_string());
+            if !l.starts_with("250-") {
+                break;
+            }
+        }
+        kw
+    };
+    for want in ["8BITMIME", "SMTPUTF8"] {
+        assert!(
+            keywords.iter().any(|k| k == want),
+            "EHLO lacks {want}: {keywords:?}"
+        );
+    }
+    run_case(&s, "c07-mail-params-8bitmime-smtputf8.smtp", Proto::Smtp);
+    let msgs = s.messages("받는이@example.com");
+    assert_eq!(msgs.len(), 1);
+    let (_, raw) = &msgs[0];
+    // CHECK: the Subject is stored as the raw UTF-8 octets sent.
+    assert!(contains(
+        raw,
+        "\r\nSubject: c07 제목은 UTF-8 원문 그대로\r\n".as_bytes()
+    ));
+    assert!(contains(
+        strip_trace(raw),
+        "본문도 UTF-8 입니다.\r\n".as_bytes()
+    ));
+    // CHECK: the trace field names the RFC 6531 protocol.
+    let head = String::from_utf8_lossy(&raw[..raw.len().min(600)]).into_owned();
+    assert!(head.contains(" with UTF8SMTP id "), "{head}");
+    assert!(
+        head.starts_with("Return-Path: <김철수@example.org>\r\n"),
+        "{head}"
+    );
+    // The Korean account reads it over POP3, logged in by its UTF-8 name.
+    let mut p = Pop3::connect(s.pop3);
+    assert!(p.cmd("UTF8").starts_with("+OK"));
+    assert!(p.cmd("USER 받는이@example.com").starts_with("+OK"));
+    let r = p.cmd("PASS Utf8-Pass-7");
+    assert!(r.starts_with("+OK"), "{r}");
+    assert_eq!(p.list().len(), 1);
+    p.quit();
+}

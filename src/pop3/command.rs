@@ -15,6 +15,9 @@ pub enum Command {
     Stls,
     /// CAPA.
     Capa,
+    /// UTF8 (RFC 6856): the client will send UTF-8 names and passwords,
+    /// which nmail accepts anyway; it changes nothing but is answered.
+    Utf8,
     /// QUIT.
     Quit,
     /// STAT.
@@ -94,6 +97,7 @@ pub fn parse(line: &[u8]) -> Result<Command, Error> {
         "APOP" => Ok(Command::Apop),
         "STLS" => none(Command::Stls),
         "CAPA" => none(Command::Capa),
+        "UTF8" => none(Command::Utf8),
         "QUIT" => none(Command::Quit),
         "STAT" => none(Command::Stat),
         "NOOP" => none(Command::Noop),

@@ -245,7 +245,8 @@ impl Session {
         if self.shared.tls.is_some() && !self.tls && self.drop.is_none() {
             c.push_str("STLS\r\n");
         }
-        c.push_str("EXPIRE NEVER\r\nIMPLEMENTATION nmail\r\n.\r\n");
+        // RFC 6856: USER, PASS and AUTH PLAIN take UTF-8 (Korean) names.
+        c.push_str("UTF8 USER\r\nEXPIRE NEVER\r\nIMPLEMENTATION nmail\r\n.\r\n");
         c.into_bytes()
     }
 
@@ -253,6 +254,7 @@ impl Session {
         match cmd {
             Command::Capa => self.capa(),
             Command::Noop => ok(""),
+            Command::Utf8 => ok("UTF8 enabled"),
             Command::User(name) => {
                 if !self.plaintext_ok() {
                     return err("[AUTH] plaintext authentication needs TLS; use STLS");
@@ -507,6 +509,7 @@ impl Session {
             | Command::Pass(_)
             | Command::Auth(..)
             | Command::Apop
+            | Command::Utf8
             | Command::Stls => err("already logged in"),
             Command::Quit => unreachable!("handled by the loop"),
         };

@@ -1,6 +1,8 @@
 //! One SMTP session: the state machine of RFC 5321 §4.1.4 over a
 //! connection, with PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME
-//! (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS (RFC 3207).
+//! (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034), STARTTLS (RFC 3207) and
+//! SMTPUTF8 (RFC 6531: UTF-8 addresses, such as Korean account names, in a
+//! transaction whose MAIL says so; the message is stored as sent).
 //!
 //! Mail is accepted for hosted accounts only; any other recipient gets
 //! 550 5.7.1, whatever the sender claims to be, so the server is never an
@@ -17,7 +19,7 @@ use tokio::net::TcpStream;
 use tracing::{Instrument, debug, info, warn};
 
 use nmail_sync::store::Body;
-use nmail_sync::{Address, LocalPart};
+use nmail_sync::{Address, DomainName, LocalPart};
 
 use super::command::{self, Command, ForwardPath, Mailbox, Param, ReversePath};
 use super::data::DataReceiver;
@@ -46,6 +48,9 @@ struct Transaction {
     recipients: Vec<Address>,
     /// Each recipient's mailbox size limit, same order.
     quotas: Vec<Option<u64>>,
+    /// MAIL carried SMTPUTF8 (RFC 6531): addresses and header fields may
+    /// be UTF-8.
+    utf8: bool,
 }
 
 /// Session state that outlives a STARTTLS.
@@ -275,6 +280,7 @@ impl Session {
                     format!("SIZE {}", self.shared.config.smtp.max_message_size),
                     "8BITMIME".into(),
                     "ENHANCEDSTATUSCODES".into(),
+                    "SMTPUTF8".into(),
                 ];
                 if self.shared.tls.is_some() && !self.tls {
                     lines.push("STARTTLS".into());
@@ -324,6 +330,7 @@ impl Session {
             return codes::r503_sequence("Nested MAIL command");
         }
         let mut declared = None;
+        let mut utf8 = false;
         for p in &params {
             if !self.esmtp {
                 return Reply::new(555, "5.5.4", "ESMTP parameters need EHLO");
@@ -340,6 +347,10 @@ impl Session {
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("BODY", _) => return Reply::new(501, "5.5.4", "BODY must be 7BIT or 8BITMIME"),
+                ("SMTPUTF8", None) => utf8 = true,
+                ("SMTPUTF8", Some(_)) => {
+                    return Reply::new(501, "5.5.4", "SMTPUTF8 takes no value");
+                }
                 _ => {
                     return Reply::new(
                         555,
@@ -351,11 +362,12 @@ impl Session {
         }
         if let ReversePath::Mailbox(m) = &from
             && m.is_utf8()
+            && !utf8
         {
             return Reply::new(
                 553,
                 "5.6.7",
-                "Non-ASCII sender address needs SMTPUTF8, which is not offered",
+                "Non-ASCII sender address needs the SMTPUTF8 parameter",
             );
         }
         if !self.room_for(declared.unwrap_or(0)) {
@@ -366,6 +378,7 @@ impl Session {
             declared,
             recipients: Vec::new(),
             quotas: Vec::new(),
+            utf8,
         });
         codes::r250_sender_ok()
     }
@@ -386,11 +399,12 @@ impl Session {
         };
         if let Some(m) = &mailbox
             && m.is_utf8()
+            && !tx.utf8
         {
             return Reply::new(
                 553,
                 "5.6.7",
-                "Non-ASCII recipient address needs SMTPUTF8, which is not offered",
+                "Non-ASCII recipient address needs SMTPUTF8 at MAIL",
             );
         }
         let shown = mailbox
@@ -446,16 +460,19 @@ impl Session {
         let index = self.shared.store.index();
         let (local, domain) = match m {
             Some(m) => {
-                let domain = m.domain.to_ascii_lowercase();
-                let domain = domain.trim_end_matches('.').to_string();
-                if domain.starts_with('[') || !index.has_domain(&domain).await? {
+                // A U-label domain (SMTPUTF8) is looked up by its A-labels.
+                let Ok(domain) = DomainName::parse(&m.domain) else {
+                    return Ok(Resolved::Remote);
+                };
+                let domain = domain.as_str().to_string();
+                if !index.has_domain(&domain).await? {
                     return Ok(Resolved::Remote);
                 }
                 (unquote(&m.local), domain)
             }
             None => ("postmaster".to_string(), String::new()),
         };
-        let mut local = local.to_ascii_lowercase();
+        let mut local = local;
         let delim = &self.shared.config.smtp.recipient_delimiter;
         if !delim.is_empty()
             && let Some(i) = local.find(delim.as_str())
@@ -463,6 +480,11 @@ impl Session {
         {
             local.truncate(i);
         }
+        // Account names are kept in one form (lower case, NFC); a name that
+        // cannot be an account's is nobody's.
+        let Ok(local) = LocalPart::parse(&local).map(|l| l.as_str().to_string()) else {
+            return Ok(Resolved::Unknown);
+        };
         let domains = if domain.is_empty() {
             index.domains().await?.into_iter().map(|d| d.name).collect()
         } else {
@@ -655,15 +677,18 @@ impl Session {
     }
 
     /// This hop's trace field (RFC 5321 §4.4) for one recipient.
-    fn received(&self, queue_id: &str, rcpt: &Address) -> String {
+    fn received(&self, queue_id: &str, rcpt: &Address, utf8: bool) -> String {
         let date = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
         let helo = sanitize(self.helo.as_deref().unwrap_or("unknown"));
-        let with = match (self.esmtp, self.tls) {
-            (true, true) => "ESMTPS",
-            (true, false) => "ESMTP",
-            (false, _) => "SMTP",
+        // The WITH protocol names of RFC 3848 and, for SMTPUTF8, RFC 6531 §3.7.3.
+        let with = match (self.esmtp, self.tls, utf8) {
+            (true, true, true) => "UTF8SMTPS",
+            (true, false, true) => "UTF8SMTP",
+            (true, true, false) => "ESMTPS",
+            (true, false, false) => "ESMTP",
+            (false, _, _) => "SMTP",
         };
         format!(
             "Received: from {helo} ([{ip}])\r\n\tby {host} (nmail) with {with} id {queue_id}\r\n\
@@ -710,6 +735,7 @@ impl Session {
         from: &str,
         later: &[Address],
         body: &Body,
+        utf8: bool,
     ) -> Result<crate::queue::Queue, Reply> {
         use crate::queue::{Envelope, Queue, Recipient, State};
         let env = Envelope {
@@ -729,7 +755,11 @@ impl Session {
                 .collect(),
         };
         let q = Queue::new(self.shared.store.data());
-        if let Err(e) = q.enqueue(&env, self.received(queue_id, &later[0]).as_bytes(), body) {
+        if let Err(e) = q.enqueue(
+            &env,
+            self.received(queue_id, &later[0], utf8).as_bytes(),
+            body,
+        ) {
             warn!(queue_id, error = %e, "cannot queue the over-quota recipients");
             return Err(if nmail_sync::fsutil::is_storage_full(&e) {
                 codes::r452_storage_full()
@@ -781,7 +811,7 @@ impl Session {
         let queued = if later.is_empty() {
             None
         } else {
-            match self.defer(queue_id, &from, &later, &body) {
+            match self.defer(queue_id, &from, &later, &body, tx.utf8) {
                 Ok(q) => Some(q),
                 Err(reply) => return reply,
             }
@@ -792,7 +822,7 @@ impl Session {
             .map(|r| {
                 format!(
                     "Return-Path: <{from}>\r\nDelivered-To: {r}\r\n{}",
-                    self.received(queue_id, r)
+                    self.received(queue_id, r, tx.utf8)
                 )
                 .into_bytes()
             })

@@ -5,6 +5,9 @@
 //! stricter than what RFC 5321 allows on the wire: a hosted local-part is a
 //! lower-case dot-atom of letters, digits and `.`, `_`, `-` (no `+`, which is
 //! the sub-address delimiter), and a domain is a lower-case LDH host name.
+//! Letters and digits beyond ASCII (`김철수`) are allowed for mail that
+//! arrives with SMTPUTF8 (RFC 6531); such names are kept in Unicode NFC and
+//! lower case, so the same name typed two ways is one account.
 //! Matching against them is case-insensitive, as every mail server in
 //! practice does, although RFC 5321 §2.4 lets the local-part be
 //! case-sensitive.
@@ -97,16 +100,27 @@ impl FromStr for DomainName {
 pub struct LocalPart(String);
 
 impl LocalPart {
-    /// Validates and lower-cases `s`.
+    /// Validates `s` and brings it to its one form: lower case, and NFC
+    /// where it is not ASCII.
     pub fn parse(s: &str) -> Result<Self, AddressError> {
-        let l = s.to_ascii_lowercase();
+        let l = if s.is_ascii() {
+            s.to_ascii_lowercase()
+        } else {
+            icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+                .normalize(&s.to_lowercase())
+                .into_owned()
+        };
+        // RFC 5321 §4.5.3.1.1: at most 64 octets.
         let ok = !l.is_empty()
             && l.len() <= 64
             && !l.starts_with('.')
             && !l.ends_with('.')
             && !l.contains("..")
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && l.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '.' | '_' | '-')
+                    || (!c.is_ascii() && c.is_alphanumeric())
+            });
         if ok {
             Ok(LocalPart(l))
         } else {
@@ -194,6 +208,26 @@ mod tests {
         }
         assert!(DomainName::parse("localhost").is_ok());
         assert!(DomainName::parse("xn--3e0b707e.kr").is_ok());
+    }
+
+    #[test]
+    fn non_ascii_account_names_are_one_form() {
+        let a = LocalPart::parse("김철수").unwrap();
+        assert_eq!(a.as_str(), "김철수");
+        // The same syllables decomposed (as a Mac writes file names) and
+        // a capital letter: one account.
+        let nfd = "\u{1100}\u{1175}\u{11B7}철수";
+        assert_eq!(LocalPart::parse(nfd).unwrap(), a);
+        assert_eq!(LocalPart::parse("José").unwrap().as_str(), "josé");
+        assert_eq!(
+            Address::parse("받는이@예시.kr").unwrap().to_string(),
+            "받는이@xn--vv4b11d.kr"
+        );
+        // Symbols, spaces, controls and over-long names are not names.
+        for bad in ["김 철수", "김★", "a\u{200b}b", "한\u{7f}", &"가".repeat(22)] {
+            assert!(LocalPart::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(LocalPart::parse(&"가".repeat(21)).is_ok());
     }
 
     #[test]

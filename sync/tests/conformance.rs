@@ -448,6 +448,54 @@ async fn large_batch(b: &Backend) {
 
 // ---- UIDs -------------------------------------------------------------
 
+/// Within one second, arrival order is UID order (maildir names such as
+/// `T.M392162P1` and `T.M55955P1` do not sort by time as text); messages
+/// still without a UID come after those with one.
+async fn same_second_in_uid_order(b: &Backend) {
+    let ix = b.open().await;
+    let f = inbox(&ix, "bob@example.com").await;
+    let names = [
+        "100.M55955P1",
+        "100.M392162P2",
+        "100.M1P3",
+        "100.M0P4",
+        "99.M9P0",
+    ];
+    ix.put_messages(
+        f,
+        names
+            .iter()
+            .map(|n| msg(n, if n.starts_with("99.") { 99 } else { 100 }))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    ix.set_uids(
+        f,
+        5,
+        10,
+        vec![
+            ("100.M55955P1".into(), 4),
+            ("100.M392162P2".into(), 5),
+            ("100.M1P3".into(), 6),
+        ],
+    )
+    .await
+    .unwrap();
+    let got = ix.messages(f).await.unwrap();
+    assert_eq!(
+        keys(&got),
+        [
+            "99.M9P0",
+            "100.M55955P1",
+            "100.M392162P2",
+            "100.M1P3",
+            "100.M0P4"
+        ],
+        "date, then UID, then unassigned by key"
+    );
+}
+
 async fn uid_kept_on_zero_upsert(b: &Backend) {
     let ix = b.open().await;
     let f = inbox(&ix, "bob@example.com").await;
@@ -926,6 +974,7 @@ conformance!(
     long_and_korean_text,
     large_batch,
     uid_kept_on_zero_upsert,
+    same_second_in_uid_order,
     set_uids,
     usage_sums_folders,
     delete_domain_cascades,

@@ -274,7 +274,11 @@ impl Index {
         dispatch!(self.delete_folder(id))
     }
 
-    /// The messages of a folder in arrival order (then key order).
+    /// The messages of a folder in arrival order: by internal date, and
+    /// within one second by UID (assigned as messages arrive; a maildir
+    /// name's microseconds do not sort as text), then by key. POP3 message
+    /// numbers follow this order, so mail that arrives later is numbered
+    /// after the mail already there.
     pub async fn messages(&self, folder: i64) -> Result<Vec<MessageRecord>, IndexError> {
         dispatch!(self.messages(folder))
     }

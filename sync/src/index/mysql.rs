@@ -695,7 +695,7 @@ impl MysqlIndex {
                 "SELECT uniq, subdir, file_name, flags, size, wire_size, mtime, internal_date,
                     uidl, hdr_from, hdr_to, subject, hdr_date, message_id, has_attachment,
                     parse_status, uid
-                 FROM messages WHERE folder_id = ? ORDER BY internal_date, uniq",
+                 FROM messages WHERE folder_id = ? ORDER BY internal_date, uid = 0, uid, uniq",
                 (folder,),
             )
             .await?;

@@ -563,7 +563,7 @@ impl SqliteIndex {
     pub(super) async fn messages(&self, folder: i64) -> Result<Vec<MessageRecord>, IndexError> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY internal_date, uniq"),
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY internal_date, uid = 0, uid, uniq"),
             )?;
             st.query_map(params![folder], message_from_row)?.collect()
         })
