@@ -205,11 +205,16 @@ fn split_path(arg: &str) -> Result<(&str, &str), Reply> {
         let end = closing_bracket(inner).ok_or_else(bad)?;
         (&inner[..end], &inner[end + 1..])
     } else {
-        // Lenient: a bare address up to the first space.
-        match arg.find(' ') {
+        // Lenient: a bare address up to the first space. Only `<>` is the
+        // null reverse-path (RFC 5321 §4.1.2); nothing at all is an error.
+        let (path, rest) = match arg.find(' ') {
             Some(i) => (&arg[..i], &arg[i..]),
             None => (arg, ""),
+        };
+        if path.is_empty() {
+            return Err(bad());
         }
+        (path, rest)
     };
     if !rest.is_empty() && !rest.starts_with(' ') {
         return Err(bad());
@@ -218,7 +223,10 @@ fn split_path(arg: &str) -> Result<(&str, &str), Reply> {
     // RFC 5321 §4.1.2 A-d-l: a source route `@a,@b:` is accepted and
     // ignored (§C, §3.6.1).
     let path = if path.starts_with('@') {
-        path.split_once(':').map(|(_, p)| p).ok_or_else(bad)?
+        match path.split_once(':') {
+            Some((_, p)) if !p.is_empty() => p,
+            _ => return Err(bad()),
+        }
     } else {
         path
     };
@@ -242,7 +250,7 @@ fn closing_bracket(s: &str) -> Option<usize> {
 }
 
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || is_utf8_text(c)
 }
 
 /// Parses `local@domain` per RFC 5321 §4.1.2 (Mailbox).
@@ -307,7 +315,7 @@ fn quoted_ok(q: &str) -> bool {
             }
         } else if c == '\\' {
             escaped = true;
-        } else if c == '"' || (c.is_ascii() && !(' '..='~').contains(&c)) {
+        } else if c == '"' || c.is_control() || (c.is_ascii() && !(' '..='~').contains(&c)) {
             return false;
         }
     }
@@ -319,8 +327,9 @@ fn domain_ok(d: &str) -> bool {
         return false;
     }
     if let Some(lit) = d.strip_prefix('[') {
-        // address-literal: checked loosely here; it is never a local domain.
-        return lit.ends_with(']') && lit.len() > 1 && !lit.contains([' ', '[']);
+        // Never a local domain, but it is copied into Return-Path, so it
+        // must be exactly what RFC 5321 §4.1.3 allows.
+        return lit.strip_suffix(']').is_some_and(literal_ok);
     }
     d.trim_end_matches('.').split('.').all(|l| {
         !l.is_empty()
@@ -328,8 +337,41 @@ fn domain_ok(d: &str) -> bool {
             && !l.starts_with('-')
             && !l.ends_with('-')
             && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || is_utf8_text(c))
     })
+}
+
+/// A non-ASCII character that may stand in an SMTPUTF8 address (RFC 6531
+/// §3.3 UTF8-non-ascii): anything but controls (C1, U+2028...) and spaces.
+fn is_utf8_text(c: char) -> bool {
+    !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+}
+
+/// The inside of an address literal (RFC 5321 §4.1.3): a dotted IPv4
+/// address, `IPv6:` and an IPv6 address, or `tag:` and dcontent.
+fn literal_ok(lit: &str) -> bool {
+    if let Some(v6) = lit
+        .strip_prefix("IPv6:")
+        .or_else(|| lit.strip_prefix("ipv6:"))
+    {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    if let Some((tag, content)) = lit.split_once(':') {
+        let tag_ok = !tag.is_empty()
+            && !tag.ends_with('-')
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        // dcontent: %d33-90 / %d94-126 (printable ASCII but [ \ ]).
+        return tag_ok
+            && !content.is_empty()
+            && content.bytes().all(|b| matches!(b, 33..=90 | 94..=126));
+    }
+    let parts: Vec<&str> = lit.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            (1..=3).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
 }
 
 /// RFC 5321 §4.1.2 Mail-parameters / Rcpt-parameters.
@@ -442,6 +484,27 @@ mod tests {
                     params: vec![],
                 },
             ),
+            (
+                "MAIL FROM:<a@[IPv6:2001:db8::1]>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "[IPv6:2001:db8::1]")),
+                    params: vec![],
+                },
+            ),
+            (
+                "MAIL FROM:<a@[x-tag:some/thing]>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "[x-tag:some/thing]")),
+                    params: vec![],
+                },
+            ),
+            (
+                "MAIL FROM:<김철수@예시.kr>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("김철수", "예시.kr")),
+                    params: vec![],
+                },
+            ),
         ];
         for (line, want) in ok {
             assert_eq!(parse(line.as_bytes()).as_ref(), Ok(want), "{line}");
@@ -461,6 +524,22 @@ mod tests {
             ("FOO", 500, "5.5.2"),
             ("DATA x", 501, "5.5.4"),
             ("EHLO", 501, "5.5.4"),
+            // Only "<>" is the null reverse-path.
+            ("MAIL FROM:", 501, "5.5.4"),
+            ("MAIL FROM: ", 501, "5.5.4"),
+            ("MAIL FROM:<@x.example:>", 501, "5.5.4"),
+            // Address literals are RFC 5321 §4.1.3 exactly: no controls,
+            // no header text smuggled into Return-Path.
+            ("MAIL FROM:<a@[x\rX-Injected:\tyes]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[1\u{1}\u{7f}2]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[192.0.2.256]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[192.0.2]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[IPv6:not:an:address:at:all]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[x-tag:a\\b]>", 501, "5.1.7"),
+            ("MAIL FROM:<a@[]>", 501, "5.1.7"),
+            ("MAIL FROM:<\"a\u{85}b\"@example.org>", 501, "5.1.7"),
+            ("MAIL FROM:<a\u{2028}b@example.org>", 501, "5.1.7"),
+            ("MAIL FROM:<a@exa\u{9c}mple.org>", 501, "5.1.7"),
         ];
         for (line, code, status) in bad {
             let r = parse(line.as_bytes()).unwrap_err();

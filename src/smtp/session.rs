@@ -337,13 +337,16 @@ impl Session {
             }
             match (p.keyword.as_str(), p.value.as_deref()) {
                 // RFC 1870 §6.2: refuse a declared size over the limit now.
-                ("SIZE", Some(v)) => match v.parse::<u64>() {
-                    Ok(n) if n > self.shared.config.smtp.max_message_size => {
+                // RFC 1870 §4: size-value is 1*20DIGIT, which may exceed
+                // 64 bits; such a size is simply too big.
+                ("SIZE", Some(v)) if v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n = v.parse::<u64>().unwrap_or(u64::MAX);
+                    if n > self.shared.config.smtp.max_message_size {
                         return codes::r552_too_big(self.shared.config.smtp.max_message_size);
                     }
-                    Ok(n) => declared = Some(n),
-                    Err(_) => return Reply::new(501, "5.5.4", "Bad SIZE parameter"),
-                },
+                    declared = Some(n);
+                }
+                ("SIZE", _) => return Reply::new(501, "5.5.4", "Syntax: SIZE=octets"),
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("BODY", _) => return Reply::new(501, "5.5.4", "BODY must be 7BIT or 8BITMIME"),
@@ -795,9 +798,11 @@ impl Session {
             );
             return codes::r452_storage_full();
         }
+        // The parser lets no control character into a path; should one
+        // ever pass, it must not become a line break in Return-Path.
         let from = match &tx.from {
             ReversePath::Null => String::new(),
-            ReversePath::Mailbox(m) => m.to_addr(),
+            ReversePath::Mailbox(m) => m.to_addr().replace(char::is_control, "?"),
         };
         let (now, later) = self.split_by_quota(&tx, size).await;
         if now.is_empty() {
