@@ -12,12 +12,17 @@ use common::{Backend, Pop3, Server, smtp_send, strip_trace};
 /// The text of a case: from ../shared/cases when present (so updates are
 /// followed), else the copy in tests/cases.
 fn case(name: &str) -> String {
+    String::from_utf8(case_bytes(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The octets of a case file (some are in EUC-KR or CP949).
+fn case_bytes(name: &str) -> Vec<u8> {
     let local = common::repo().join("tests/cases").join(name);
     let path = common::shared()
         .map(|s| s.join("cases").join(name))
         .filter(|p| p.exists())
         .unwrap_or(local);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn run_case(server: &Server, name: &str, proto: Proto) {
@@ -761,4 +766,79 @@ fn c07_mail_params_8bitmime_smtputf8() {
     assert!(r.starts_with("+OK"), "{r}");
     assert_eq!(p.list().len(), 1);
     p.quit();
+}
+
+/// c24 and c25 as the index sees them: the From, To and Subject it keeps
+/// (for the webmail's lists) are the Korean text meant, whatever the
+/// encoded-word splits and charset labels; and the same for the other
+/// forms of that kind (ISO-2022-KR, Windows labels, raw 8-bit EUC-KR).
+#[test]
+fn c24_c25_korean_header_fields_in_the_index() {
+    let s = Server::start(&[]);
+    let dot = |raw: &[u8]| -> Vec<u8> {
+        // Dot-stuff for smtp_send, which sends the octets as given.
+        let mut out = Vec::new();
+        for line in raw.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b".") {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+        out
+    };
+    let mut sent: Vec<(Vec<u8>, Option<&str>, Option<&str>, &str)> = vec![
+        (
+            case_bytes("c24-rfc2047-split-multibyte.eml"),
+            Some("김철수 <chulsoo@example.org>"),
+            Some("개발팀 <team@example.com>"),
+            "한국어 메일 제목 테스트",
+        ),
+        (
+            case_bytes("c25-ks-c-5601-cp949-alias.eml"),
+            Some("이영희 <younghee@example.org>"),
+            None,
+            "똠방각하 보고서",
+        ),
+        (
+            b"From: =?x-windows-949?B?jGO55rCix88=?= <a@example.org>\r\nSubject: =?iso-2022-kr?B?GyQpQw5HUTE5Pm4PIA5BJjhxDw==?=\r\n\r\nx\r\n".to_vec(),
+            Some("똠방각하 <a@example.org>"),
+            None,
+            "한국어 제목",
+        ),
+    ];
+    let mut raw8 = b"From: a@example.org\r\nSubject: ".to_vec();
+    raw8.extend_from_slice(b"\xc8\xb8\xc0\xc7 \xbe\xc8\xb3\xbb");
+    raw8.extend_from_slice(b"\r\nContent-Type: text/plain; charset=euc-kr\r\n\r\nx\r\n");
+    sent.push((raw8, Some("a@example.org"), None, "회의 안내"));
+    for (raw, ..) in &sent {
+        let r = smtp_send(s.smtp, "alice@example.org", &["bob@example.com"], &dot(raw));
+        assert!(r.starts_with("250"), "{r}");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let index = rt
+        .block_on(nmail_sync::Index::open("sqlite://index.sqlite", &s.data()))
+        .unwrap();
+    let folder = rt
+        .block_on(index.folders())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.address == "bob@example.com" && f.name == "INBOX")
+        .unwrap();
+    let rows = rt.block_on(index.messages(folder.id)).unwrap();
+    for (_, from, to, subject) in &sent {
+        let row = rows
+            .iter()
+            .find(|r| r.meta.subject.as_deref() == Some(*subject))
+            .unwrap_or_else(|| {
+                let got: Vec<_> = rows.iter().map(|r| r.meta.subject.clone()).collect();
+                panic!("no row with Subject {subject:?}; subjects: {got:?}")
+            });
+        assert_eq!(row.meta.from.as_deref(), *from, "From of {subject}");
+        if let Some(to) = to {
+            assert_eq!(row.meta.to.as_deref(), Some(*to), "To of {subject}");
+        }
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod address;
+pub mod charset;
 pub mod fsutil;
 pub mod index;
 pub mod layout;

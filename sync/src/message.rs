@@ -280,16 +280,34 @@ fn parse_meta_unguarded(raw: &[u8]) -> Meta {
     let root = head.root_part();
     let ctype = root.content_type();
     let multipart = ctype.is_some_and(|c| c.ctype().eq_ignore_ascii_case("multipart"));
-    if !multipart {
+    let has_attachment = if multipart {
+        match parser().parse(raw) {
+            Some(msg) => msg.attachment_count() > 0,
+            None => return unparsable(),
+        }
+    } else {
         let textual = ctype.is_none_or(|c| c.ctype().eq_ignore_ascii_case("text"));
         let disposed = root
             .content_disposition()
             .is_some_and(|d| d.is_attachment());
-        return meta_of(&head, !textual || disposed);
-    }
-    match parser().parse(raw) {
-        Some(msg) => meta_of(&msg, msg.attachment_count() > 0),
-        None => unparsable(),
+        !textual || disposed
+    };
+    // Split encoded-words, Korean charset labels and raw EUC-KR fields are
+    // repaired first (crate::charset says why); the fields come from the
+    // repaired header.
+    let end = root.offset_body as usize;
+    match raw
+        .get(..end.min(raw.len()))
+        .and_then(crate::charset::fix_header)
+    {
+        Some(mut fixed) => {
+            fixed.extend_from_slice(b"\r\n");
+            match parser().parse_headers(&fixed[..]) {
+                Some(h) => meta_of(&h, has_attachment),
+                None => meta_of(&head, has_attachment),
+            }
+        }
+        None => meta_of(&head, has_attachment),
     }
 }
 
