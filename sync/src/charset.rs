@@ -309,9 +309,11 @@ fn header_charset(header: &[u8]) -> Option<String> {
 /// mail-parser decodes it right (see the module comment), or `None` when
 /// it needs nothing. Lines keep their order and endings.
 pub fn fix_header(header: &[u8]) -> Option<Vec<u8>> {
-    let has_words = memchr::memmem::find(header, b"=?").is_some();
-    let has_8bit = header.iter().any(|&b| b >= 0x80);
-    if !has_words && !has_8bit {
+    // Called for every message the index reads: the common case (plain
+    // ASCII, no encoded-word) must cost no more than a scan.
+    static WORD_START: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"=?"));
+    if header.is_ascii() && WORD_START.find(header).is_none() {
         return None;
     }
     // Raw 8-bit text that is not UTF-8 is read in the message's own
