@@ -116,33 +116,6 @@ struct Word<'a> {
     octets: Vec<u8>,
 }
 
-/// Parses an encoded-word (`=?charset?B|Q?text?=`) at the start of `s`.
-fn encoded_word(s: &str) -> Option<(usize, &str, Vec<u8>)> {
-    let rest = s.strip_prefix("=?")?;
-    let (charset, rest) = rest.split_once('?')?;
-    let (enc, rest) = rest.split_once('?')?;
-    let end = rest.find("?=")?;
-    let text = &rest[..end];
-    if charset.is_empty()
-        || charset.contains(|c: char| c.is_whitespace())
-        || text.contains(|c: char| c.is_whitespace())
-    {
-        return None;
-    }
-    let octets = match enc {
-        "B" | "b" => {
-            let t = text.trim_end_matches('=');
-            base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(t)
-                .ok()?
-        }
-        "Q" | "q" => q_decode(text),
-        _ => return None,
-    };
-    let len = 2 + charset.len() + 1 + enc.len() + 1 + end + 2;
-    Some((len, charset, octets))
-}
-
 /// RFC 2047 §4.2: `_` is a space, `=XX` an octet; a stray `=` stays.
 fn q_decode(text: &str) -> Vec<u8> {
     let b = text.as_bytes();
@@ -167,24 +140,61 @@ fn q_decode(text: &str) -> Vec<u8> {
     out
 }
 
-/// The encoded-words of a field value, in order.
+/// The encoded-words (`=?charset?B|Q?text?=`, RFC 2047 §2) of a field
+/// value, in order.
+///
+/// Linear in the length of the value whatever it holds: a sender controls
+/// it, and a search for each candidate's end would be quadratic on text
+/// full of `=?` without `?=`. No part of a word may hold `?` or white
+/// space, so a word starting at `s` is fixed by the next three `?` after
+/// it; candidates, `?` positions and white space are each walked once.
 fn words(value: &str) -> Vec<Word<'_>> {
+    let b = value.as_bytes();
+    let marks: Vec<usize> = memchr::memchr_iter(b'?', b).collect();
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(off) = value[i..].find("=?") {
-        let start = i + off;
-        match encoded_word(&value[start..]) {
-            Some((len, charset, octets)) => {
-                out.push(Word {
-                    start,
-                    end: start + len,
-                    charset,
-                    octets,
-                });
-                i = start + len;
-            }
-            None => i = start + 2,
+    let mut mark = 0; // first entry of `marks` past the candidate's "=?"
+    let mut space = 0; // first white space at or after the candidate
+    let mut from = 0;
+    while let Some(off) = memchr::memmem::find(&b[from..], b"=?") {
+        let start = from + off;
+        from = start + 1;
+        while mark < marks.len() && marks[mark] < start + 2 {
+            mark += 1;
         }
+        if space < start {
+            space = start;
+        }
+        while space < b.len() && !is_space(b[space]) {
+            space += 1;
+        }
+        let (Some(&q1), Some(&q2), Some(&q3)) =
+            (marks.get(mark), marks.get(mark + 1), marks.get(mark + 2))
+        else {
+            break; // fewer than three '?' left: no more words
+        };
+        let end = q3 + 2;
+        if q1 == start + 2 || q2 != q1 + 2 || b.get(q3 + 1) != Some(&b'=') || space < end {
+            continue;
+        }
+        let (charset, text) = (&value[start + 2..q1], &value[q2 + 1..q3]);
+        let octets = match b[q1 + 1] {
+            b'B' | b'b' => match base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text.trim_end_matches('='))
+            {
+                Ok(o) => o,
+                Err(_) => continue,
+            },
+            b'Q' | b'q' => q_decode(text),
+            _ => continue,
+        };
+        out.push(Word {
+            start,
+            end,
+            charset,
+            octets,
+        });
+        from = end;
     }
     out
 }
@@ -298,11 +308,45 @@ fn header_charset(header: &[u8]) -> Option<String> {
     if !is_content_type(&field) {
         return None;
     }
-    let lower = field.to_ascii_lowercase();
-    let at = lower.find("charset=")? + 8;
-    let v = field[at..].trim_start().trim_start_matches('"');
-    let end = v.find(['"', ';', ' ', '\t']).unwrap_or(v.len());
-    Some(v[..end].to_string())
+    // The parameter named exactly `charset` (not `x-charset`).
+    field.split(';').skip(1).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Charsets a raw 8-bit field may be read in: ASCII-compatible (the field
+/// name and line ends survive) and multi-byte, so that the guess can show
+/// itself wrong; a single-byte charset maps any octet to some letter, and
+/// UTF-16 or `us-ascii` cannot describe such a field at all.
+fn raw_fallback_ok(label: &str) -> bool {
+    matches!(decoder(label), Some(Decoder::Whatwg(e))
+        if [
+            encoding_rs::EUC_KR,
+            encoding_rs::EUC_JP,
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::GBK,
+            encoding_rs::GB18030,
+            encoding_rs::BIG5,
+        ]
+        .contains(&e))
+}
+
+/// True when octets that are not valid UTF-8 still read best as UTF-8
+/// with a few bad octets (a subject cut in the middle of a character, one
+/// stray Latin-1 byte) rather than as text in a legacy charset: the
+/// octets of valid multi-byte sequences outnumber the invalid ones two to
+/// one. (Legacy Korean text forms valid two-octet UTF-8 sequences now and
+/// then, but far fewer than it has invalid octets.)
+fn mostly_utf8(f: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    for chunk in f.utf8_chunks() {
+        good += chunk.valid().bytes().filter(|&b| b >= 0x80).count();
+        bad += chunk.invalid().len();
+    }
+    good >= 2 * bad
 }
 
 /// A header block (the octets before the blank line) rewritten so that
@@ -313,14 +357,15 @@ pub fn fix_header(header: &[u8]) -> Option<Vec<u8>> {
     // ASCII, no encoded-word) must cost no more than a scan.
     static WORD_START: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"=?"));
-    if header.is_ascii() && WORD_START.find(header).is_none() {
+    let iso2022 = memchr::memmem::find(header, b"\x1b$)C").is_some();
+    if header.is_ascii() && !iso2022 && WORD_START.find(header).is_none() {
         return None;
     }
     // Raw 8-bit text that is not UTF-8 is read in the message's own
-    // charset, else as CP949, the commonest such text in the mail nmail's
-    // users get.
+    // charset when that can be such a charset, else as CP949, the commonest
+    // such text in the mail nmail's users get.
     let fallback = header_charset(header)
-        .filter(|c| !c.eq_ignore_ascii_case("utf-8") && decoder(c).is_some())
+        .filter(|c| raw_fallback_ok(c))
         .unwrap_or_else(|| "cp949".to_string());
     let mut out = Vec::with_capacity(header.len() + 64);
     let mut changed = false;
@@ -341,7 +386,14 @@ pub fn fix_header(header: &[u8]) -> Option<Vec<u8>> {
     }
     for f in fields {
         let text: Cow<'_, str> = match std::str::from_utf8(f) {
+            // Raw ISO-2022-KR (RFC 1557 text in a header, seen from old
+            // Korean clients) is 7-bit, so it is valid UTF-8 as it stands.
+            Ok(_) if iso2022 && memchr::memmem::find(f, b"\x1b$)C").is_some() => {
+                changed = true;
+                Cow::Owned(decode("iso-2022-kr", f).unwrap_or_default())
+            }
             Ok(t) => Cow::Borrowed(t),
+            Err(_) if mostly_utf8(f) => String::from_utf8_lossy(f),
             Err(_) => match decode(&fallback, f) {
                 Some(t) => {
                     changed = true;
@@ -445,6 +497,68 @@ mod tests {
                 proptest::prop_assert!(std::str::from_utf8(&out).is_ok());
             }
         }
+    }
+
+    #[test]
+    fn hostile_fields_cost_linear_time() {
+        // Shapes whose candidates never end (no "?=" after them) made the
+        // word search quadratic: 800 KB took 21 s.
+        for unit in ["=?a?b?c ", "=?a=?a", "=?utf-8?B?7JWI", "=?x?Q?=?"] {
+            let value = unit.repeat(400_000 / unit.len());
+            let t = std::time::Instant::now();
+            let _ = fix_words(&value);
+            let header = format!("Subject: {value}\r\n");
+            let _ = fix_header(header.as_bytes());
+            assert!(
+                t.elapsed().as_secs_f32() < 2.0,
+                "{unit:?}: {:?}",
+                t.elapsed()
+            );
+        }
+        // Many real words are still found, and joined.
+        let many = "=?UTF-8?Q?=EA=B9?= =?UTF-8?Q?=80?= x ".repeat(20_000);
+        let fixed = fix_words(&many).unwrap();
+        let w = words(&fixed);
+        assert_eq!(w.len(), 20_000);
+        assert!(w.iter().all(|w| w.octets == "김".as_bytes()));
+    }
+
+    #[test]
+    fn raw_fields_are_read_in_the_right_charset() {
+        let fix = |h: &[u8]| fix_header(h).map(|v| String::from_utf8(v).unwrap());
+        // UTF-8 cut short, or with one stray octet, stays UTF-8.
+        let mut cut = "Subject: 안녕하세요 고객님 특가 안내".as_bytes().to_vec();
+        cut.pop();
+        cut.extend_from_slice(b"\r\n");
+        assert_eq!(fix(&cut), None);
+        let mut stray = "Subject: [공지] 서버 점검 안내".as_bytes().to_vec();
+        stray.push(0xa0);
+        stray.extend_from_slice("완료\r\n".as_bytes());
+        assert_eq!(fix(&stray), None);
+        // A message charset that cannot describe raw octets is not used.
+        let euc = [0xb1, 0xe8, 0xc3, 0xb6, 0xbc, 0xf6]; // 김철수 in EUC-KR
+        for ct in ["UTF-16", "us-ascii", "iso-8859-1", "x-user-defined"] {
+            let mut h = b"From: ".to_vec();
+            h.extend_from_slice(&euc);
+            h.extend_from_slice(b" <kim@example.org>\r\nTo: bob@example.com\r\n");
+            h.extend_from_slice(format!("Content-Type: text/plain; charset={ct}\r\n").as_bytes());
+            let out = fix(&h).unwrap();
+            assert!(
+                out.starts_with("From: 김철수 <kim@example.org>\r\nTo: bob@example.com\r\n"),
+                "{ct}: {out}"
+            );
+        }
+        // An x-charset parameter is not the charset; Shift_JIS is used
+        // when the message says so.
+        let mut h = "Subject: ".as_bytes().to_vec();
+        h.extend_from_slice(&[0x93, 0xfa, 0x96, 0x7b]); // 日本 in Shift_JIS
+        h.extend_from_slice(
+            b"\r\nContent-Type: text/plain; x-charset=big5; charset=\"shift_jis\"\r\n",
+        );
+        assert!(fix(&h).unwrap().starts_with("Subject: 日本\r\n"));
+        // Raw ISO-2022-KR in a header.
+        let h = b"Subject: \x1b$)C\x0eGQ19>n\x0f\r\nTo: b@example.com\r\n";
+        assert_eq!(fix(h).unwrap(), "Subject: 한국어\r\nTo: b@example.com\r\n");
     }
 
     #[test]
