@@ -793,7 +793,11 @@ async fn resync_report(cli: &ResyncCli, store: &nmail_sync::Store) -> Result<Exi
     }
     Ok(if !report.failed.is_empty() {
         ExitCode::from(2)
-    } else if cli.check && report.differences.iter().any(|d| d.is_divergence()) {
+    } else if cli.check
+        && (report.differences.iter().any(|d| d.is_divergence()) || !report.errors.is_empty())
+    {
+        // An operator's check wants to hear of odd folders and unreadable
+        // files too, not only of index rows that differ.
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

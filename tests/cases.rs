@@ -766,6 +766,14 @@ fn c07_mail_params_8bitmime_smtputf8() {
     assert!(r.starts_with("+OK"), "{r}");
     assert_eq!(p.list().len(), 1);
     p.quit();
+    // AUTH PLAIN with the name in NFC as authorization identity and in NFD
+    // (as a Mac sends it) as authentication identity: one account.
+    let mut p = Pop3::connect(s.pop3);
+    let r = p.cmd(
+        "AUTH PLAIN 67Cb64qU7J20QGV4YW1wbGUuY29tAOGEh+GFoeGGruGEguGFs+GGq+GEi+GFtUBleGFtcGxlLmNvbQBVdGY4LVBhc3MtNw==",
+    );
+    assert!(r.starts_with("+OK"), "{r}");
+    p.quit();
 }
 
 /// c24 and c25 as the index sees them: the From, To and Subject it keeps

@@ -394,8 +394,10 @@ fn odd_folders_are_reported_once_and_check_writes_nothing() {
         .output()
         .unwrap();
     let t = text(&out);
-    assert!(t.contains("not a lower-case domain name"), "{t}");
+    assert!(t.contains("not a domain name as nmail writes it"), "{t}");
     assert!(t.contains("no user.toml"), "{t}");
+    // Odd folders are errors an operator's check must hear of.
+    assert_eq!(out.status.code(), Some(1), "{t}");
     assert_eq!(
         t.matches("not indexed: domains/example.com/users/bob/Maildir")
             .count(),

@@ -61,7 +61,11 @@ fn number(s: &str) -> Option<u64> {
 
 /// Parses one command line (without CRLF).
 pub fn parse(line: &[u8]) -> Result<Command, Error> {
-    let line = String::from_utf8_lossy(line);
+    // RFC 6856 §2: names and passwords are UTF-8; other octets would be
+    // read as U+FFFD, and two different passwords would then be one.
+    let Ok(line) = std::str::from_utf8(line) else {
+        return Err(Error::Syntax("command line is not valid UTF-8"));
+    };
     let line = line.trim_end_matches(['\r', '\n']);
     let (kw, rest) = match line.split_once(' ') {
         Some((k, r)) => (k, r),
@@ -120,6 +124,27 @@ pub fn parse(line: &[u8]) -> Result<Command, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_passwords_are_utf8() {
+        assert_eq!(
+            parse("USER 김철수@example.com".as_bytes()),
+            Ok(Command::User("김철수@example.com".into()))
+        );
+        assert_eq!(
+            parse("PASS 비밀 번호".as_bytes()),
+            Ok(Command::Pass("비밀 번호".into()))
+        );
+        assert_eq!(parse(b"UTF8"), Ok(Command::Utf8));
+        // Raw CP949 or Latin-1 octets are refused, not read as U+FFFD.
+        for bad in [
+            &b"PASS pw\xff"[..],
+            b"PASS pw\xb1",
+            b"USER \xb1\xe8@example.com",
+        ] {
+            assert!(matches!(parse(bad), Err(Error::Syntax(_))), "{bad:?}");
+        }
+    }
 
     #[test]
     fn c20_arguments() {

@@ -319,7 +319,16 @@ impl Session {
             conn.queue(&err("[AUTH] malformed PLAIN response"));
             return true;
         };
-        if !authz.is_empty() && !authz.eq_ignore_ascii_case(&authc) {
+        // The authorization identity may be the same account spelled
+        // another way (case, NFD); compared in the accounts' one form.
+        let same = |a: &str, b: &str| {
+            a.eq_ignore_ascii_case(b)
+                || matches!(
+                    (nmail_sync::Address::parse(a), nmail_sync::Address::parse(b)),
+                    (Ok(x), Ok(y)) if x == y
+                )
+        };
+        if !authz.is_empty() && !same(&authz, &authc) {
             self.failures += 1;
             conn.queue(&err("[AUTH] acting for another user is not allowed"));
             return true;

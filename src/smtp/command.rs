@@ -315,7 +315,11 @@ fn quoted_ok(q: &str) -> bool {
             }
         } else if c == '\\' {
             escaped = true;
-        } else if c == '"' || c.is_control() || (c.is_ascii() && !(' '..='~').contains(&c)) {
+        } else if c == '"'
+            || c.is_control()
+            || is_format_char(c)
+            || (c.is_ascii() && !(' '..='~').contains(&c))
+        {
             return false;
         }
     }
@@ -342,9 +346,24 @@ fn domain_ok(d: &str) -> bool {
 }
 
 /// A non-ASCII character that may stand in an SMTPUTF8 address (RFC 6531
-/// §3.3 UTF8-non-ascii): anything but controls (C1, U+2028...) and spaces.
+/// §3.3 UTF8-non-ascii): anything but controls (C1), spaces (U+2028...)
+/// and invisible format characters, which would let an address show as
+/// another one in Return-Path and in replies (U+202E turns
+/// `gro.elpmaxe@knab` into `bank@example.org`).
 fn is_utf8_text(c: char) -> bool {
-    !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+    !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !is_format_char(c)
+}
+
+/// Unicode general category Cf (format characters): bidi embeddings,
+/// overrides and isolates, zero-width spaces and joiners, the BOM, soft
+/// hyphen, tags and the like.
+fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891
+        | 0x08E2 | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
+        | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD
+        | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// The inside of an address literal (RFC 5321 §4.1.3): a dotted IPv4
@@ -540,6 +559,14 @@ mod tests {
             ("MAIL FROM:<\"a\u{85}b\"@example.org>", 501, "5.1.7"),
             ("MAIL FROM:<a\u{2028}b@example.org>", 501, "5.1.7"),
             ("MAIL FROM:<a@exa\u{9c}mple.org>", 501, "5.1.7"),
+            ("MAIL FROM:<\u{202e}gro.elpmaxe@knab>", 501, "5.1.7"),
+            ("MAIL FROM:<bank@exa\u{200b}mple.org>", 501, "5.1.7"),
+            (
+                "RCPT TO:<\"\u{2066}bob\u{2069}\"@example.com>",
+                501,
+                "5.1.3",
+            ),
+            ("RCPT TO:<\u{feff}김철수@example.com>", 501, "5.1.3"),
         ];
         for (line, code, status) in bad {
             let r = parse(line.as_bytes()).unwrap_err();

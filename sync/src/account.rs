@@ -123,19 +123,39 @@ pub struct UserFile {
 /// Hashes a password with Argon2id and a random salt.
 pub fn hash_password(password: &str) -> Result<String, AccountError> {
     Argon2::default()
-        .hash_password(password.as_bytes())
+        .hash_password(prepare_password(password).as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
+/// The form a password is hashed and checked in, after RFC 8265's
+/// OpaqueString profile in its essentials: non-ASCII spaces become U+0020
+/// and the text is put in NFC, so `비밀번호` typed on a Mac (NFD) and on
+/// Windows (NFC) is one password. ASCII passwords are left as they are.
+fn prepare_password(password: &str) -> std::borrow::Cow<'_, str> {
+    if password.is_ascii() {
+        return std::borrow::Cow::Borrowed(password);
+    }
+    let spaced: String = password
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    std::borrow::Cow::Owned(
+        icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+            .normalize(&spaced)
+            .into_owned(),
+    )
+}
+
 /// Checks a password against a PHC hash. A malformed hash never matches.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(h) => Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok(),
-        Err(_) => false,
-    }
+    let Ok(h) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let check = |p: &str| Argon2::default().verify_password(p.as_bytes(), &h).is_ok();
+    let prepared = prepare_password(password);
+    // A hash made before passwords were prepared holds the raw form.
+    check(&prepared) || (prepared != password && check(password))
 }
 
 /// Spends the time of one verification, so that a login for a user who does
@@ -213,9 +233,13 @@ impl Accounts {
                 // The folder must carry the name exactly as nmail writes it:
                 // `Example.COM` beside `example.com` would be the same
                 // domain twice.
-                Ok(d) if d.as_str() != name => {
-                    bad.push((name, odd_folder(folder, "not a lower-case domain name")))
-                }
+                Ok(d) if d.as_str() != name => bad.push((
+                    name,
+                    odd_folder(
+                        folder,
+                        "not a domain name as nmail writes it (lower case, A-labels)",
+                    ),
+                )),
                 Ok(d) => match self.domain(&d) {
                     Ok(Some(f)) if f.name == d.as_str() => out.push(f),
                     Ok(Some(f)) => bad.push((
@@ -328,9 +352,13 @@ impl Accounts {
             let addr = format!("{name}@{domain}");
             let folder = self.data.users_dir(domain).join(&name);
             match LocalPart::parse(&name) {
-                Ok(l) if l.as_str() != name => {
-                    bad.push((addr, odd_folder(folder, "not a lower-case account name")))
-                }
+                Ok(l) if l.as_str() != name => bad.push((
+                    addr,
+                    odd_folder(
+                        folder,
+                        "not an account name as nmail writes it (lower case; NFKC beyond ASCII)",
+                    ),
+                )),
                 Ok(l) => match self.user(&Address::new(l, domain.clone())) {
                     Ok(Some(f)) if f.address == addr => out.push(f),
                     Ok(Some(f)) => bad.push((
@@ -410,6 +438,28 @@ fn list_dir_names(dir: &PathBuf) -> Result<Vec<String>, AccountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn korean_passwords_match_in_either_normal_form() {
+        let nfc = "비밀번호 1";
+        let nfd: String = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd()
+            .normalize(nfc)
+            .into_owned();
+        assert_ne!(nfd, nfc);
+        let h = hash_password(&nfd).unwrap();
+        assert!(verify_password(&h, nfc));
+        assert!(verify_password(&h, &nfd));
+        // An ideographic space is a space.
+        assert!(verify_password(&h, "비밀번호\u{3000}1"));
+        assert!(!verify_password(&h, "비밀번호1"));
+        // A hash of the raw form (made before passwords were prepared)
+        // still matches.
+        let old = Argon2::default()
+            .hash_password(nfd.as_bytes())
+            .unwrap()
+            .to_string();
+        assert!(verify_password(&old, &nfd));
+    }
 
     #[test]
     fn domain_and_user_lifecycle() {

@@ -6,8 +6,10 @@
 //! lower-case dot-atom of letters, digits and `.`, `_`, `-` (no `+`, which is
 //! the sub-address delimiter), and a domain is a lower-case LDH host name.
 //! Letters and digits beyond ASCII (`김철수`) are allowed for mail that
-//! arrives with SMTPUTF8 (RFC 6531); such names are kept in Unicode NFC and
-//! lower case, so the same name typed two ways is one account.
+//! arrives with SMTPUTF8 (RFC 6531); such names are kept in Unicode NFKC
+//! and lower case, so the same name typed two ways (NFD from a Mac,
+//! full-width `ＫＩＭ` from a Korean IME) is one account, as the domain
+//! side gets from UTS #46.
 //! Matching against them is case-insensitive, as every mail server in
 //! practice does, although RFC 5321 §2.4 lets the local-part be
 //! case-sensitive.
@@ -45,7 +47,8 @@ impl DomainName {
     /// SMTPUTF8 and folder names can carry; an `xn--` label must decode.
     pub fn parse(s: &str) -> Result<Self, AddressError> {
         let bad = || AddressError::Domain(s.to_string());
-        let trimmed = s.trim_end_matches('.');
+        // One trailing dot is the root (an absolute name); more is not a name.
+        let trimmed = s.strip_suffix('.').unwrap_or(s);
         let d = if trimmed.is_ascii() {
             trimmed.to_ascii_lowercase()
         } else {
@@ -100,14 +103,16 @@ impl FromStr for DomainName {
 pub struct LocalPart(String);
 
 impl LocalPart {
-    /// Validates `s` and brings it to its one form: lower case, and NFC
-    /// where it is not ASCII.
+    /// Validates `s` and brings it to its one form: lower case, and NFKC
+    /// where it is not ASCII (lower-casing can undo composition, hence the
+    /// NFC after it).
     pub fn parse(s: &str) -> Result<Self, AddressError> {
         let l = if s.is_ascii() {
             s.to_ascii_lowercase()
         } else {
+            let compat = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc().normalize(s);
             icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
-                .normalize(&s.to_lowercase())
+                .normalize(&compat.to_lowercase())
                 .into_owned()
         };
         // RFC 5321 §4.5.3.1.1: at most 64 octets.
@@ -219,6 +224,12 @@ mod tests {
         let nfd = "\u{1100}\u{1175}\u{11B7}철수";
         assert_eq!(LocalPart::parse(nfd).unwrap(), a);
         assert_eq!(LocalPart::parse("José").unwrap().as_str(), "josé");
+        // Full-width letters from an IME are the ASCII name.
+        assert_eq!(LocalPart::parse("ＫＩＭ").unwrap().as_str(), "kim");
+        assert_eq!(
+            LocalPart::parse("ＫＩＭ").unwrap(),
+            LocalPart::parse("kim").unwrap()
+        );
         assert_eq!(
             Address::parse("받는이@예시.kr").unwrap().to_string(),
             "받는이@xn--vv4b11d.kr"
@@ -250,6 +261,7 @@ mod tests {
             "회사 .한국",
             "회/사.한국",
             "..한국",
+            "example.com..",
         ] {
             assert!(DomainName::parse(bad).is_err(), "{bad} accepted");
         }
