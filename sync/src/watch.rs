@@ -341,6 +341,18 @@ async fn apply(store: &Store, work: Batch) {
     }
 }
 
+/// True the first time this process sees a problem: an odd folder stays
+/// odd until the operator acts, and every rescan of its account finds it
+/// again, which would fill the log with one warning per change.
+fn first_report(problem: &str) -> bool {
+    static SEEN: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.len() >= 10_000 {
+        seen.clear();
+    }
+    seen.insert(problem.to_string())
+}
+
 async fn rescan(store: &Store, w: &Scope) -> Result<(), StoreError> {
     let mut opts = resync::Options {
         depth: Depth::Names,
@@ -353,7 +365,11 @@ async fn rescan(store: &Store, w: &Scope) -> Result<(), StoreError> {
     }
     let report = resync::resync(store, &opts).await?;
     for e in report.failed.iter().chain(&report.errors) {
-        warn!(scope = ?w, problem = %e, "watcher rescan");
+        if first_report(e) {
+            warn!(scope = ?w, problem = %e, "watcher rescan");
+        } else {
+            debug!(scope = ?w, problem = %e, "watcher rescan (reported before)");
+        }
     }
     if !report.differences.is_empty() {
         info!(scope = ?w, added = report.added, removed = report.removed, changed = report.changed,
