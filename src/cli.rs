@@ -624,7 +624,7 @@ fn check_target(dir: &DataDir) -> Result<()> {
 #[command(
     name = "nmail-resync",
     version,
-    about = "Compares the index with the data folder's files and mends the index (never a mail file)"
+    about = "Compares the index with the data folder's files and mends the index (never a message's content)"
 )]
 struct ResyncCli {
     #[command(flatten)]

@@ -409,3 +409,51 @@ fn odd_folders_are_reported_once_and_check_writes_nothing() {
         "--check created an index"
     );
 }
+
+#[test]
+fn a_message_rewritten_during_a_pop3_session_is_not_sent_with_a_wrong_count() {
+    let s = Server::start(&[]);
+    assert!(
+        smtp_send(
+            s.smtp,
+            "alice@example.org",
+            &["bob@example.com"],
+            b"Subject: one\r\n\r\nbody\r\n"
+        )
+        .starts_with("250")
+    );
+    let mut p = Pop3::login(s.pop3, "bob@example.com", "Correct-Horse-7");
+    let listed = p.list();
+    assert_eq!(listed.len(), 1);
+    let file = std::fs::read_dir(s.maildir("bob@example.com").join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut text = std::fs::read(&file).unwrap();
+    text.extend_from_slice(b"a line added by another program\r\n");
+    std::fs::write(&file, &text).unwrap();
+    // RFC 1939: the count after +OK is the octets that follow; a changed
+    // file cannot be sent under the count LIST gave.
+    let r = p.cmd("RETR 1");
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    p.quit();
+    // Once the watcher has read the file again, a new session sees the
+    // new size and sends exactly that.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (mut p, size) = loop {
+        let mut p = Pop3::login_when_free(s.pop3, "bob@example.com", "Correct-Horse-7");
+        let (_, size) = p.list()[0];
+        let r = p.cmd("RETR 1");
+        if r.starts_with(&format!("+OK {size} octets")) {
+            break (p, size);
+        }
+        assert!(Instant::now() < deadline, "{r}");
+        p.quit();
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let body = p.body_raw();
+    assert_eq!(body.len() as u64, size);
+    p.quit();
+}

@@ -255,3 +255,77 @@ fn periodic_rescan_without_inotify() {
     .unwrap();
     p.wait("periodic rescan", |p| p.rows(BOB, "INBOX").len() == 1);
 }
+
+/// What other programs leave in a maildir that is not mail (a FIFO, a
+/// directory, a symbolic link) is never indexed and never stops the
+/// watcher; and a file rewritten in place in the same burst as an event
+/// for its account (as `rsync -a` into a live maildir does) is read again.
+#[test]
+fn the_watcher_survives_odd_files_and_in_place_rewrites() {
+    let s = Server::start(&[]);
+    let p = Probe::new(&s);
+    let md = s.maildir(BOB);
+    assert!(
+        smtp_send(
+            s.smtp,
+            "a@example.org",
+            &[BOB],
+            b"Subject: first\r\n\r\nx\r\n"
+        )
+        .starts_with("250")
+    );
+    p.wait("delivery", |p| p.rows(BOB, "INBOX").len() == 1);
+
+    let fifo = md.join("new/1717300000.M1P1Q1.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::create_dir(md.join("new/1717300001.M2P1Q2.dir")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", md.join("cur/1717300002.M3P1Q3.lnk:2,S")).unwrap();
+    // A real message after them must still be indexed.
+    std::fs::write(
+        md.join("new/1717300003.M4P1Q4.real"),
+        "Subject: real\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    p.wait("a message after a FIFO, a directory and a link", |p| {
+        p.rows(BOB, "INBOX")
+            .iter()
+            .any(|r| r.0 == "1717300003.M4P1Q4.real")
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let names: Vec<String> = p.rows(BOB, "INBOX").into_iter().map(|r| r.0).collect();
+    assert_eq!(names.len(), 2, "only the two messages: {names:?}");
+
+    // Rewritten in place, with the folder's own time touched in the same
+    // burst (an account-level event).
+    let f = md.join("new/1717300003.M4P1Q4.real");
+    std::fs::write(
+        &f,
+        "Subject: rewritten by rsync\r\n\r\nlonger body than before\r\n",
+    )
+    .unwrap();
+    let _ = std::process::Command::new("touch").arg(&md).status();
+    let _ = std::process::Command::new("touch")
+        .arg(md.join("new"))
+        .status();
+    let want = std::fs::metadata(&f).unwrap().len();
+    p.wait("rewrite in place seen", |p| {
+        let id = p.folder(BOB, "INBOX").unwrap();
+        p.rt.block_on(p.index.messages(id))
+            .unwrap()
+            .iter()
+            .any(|m| m.file_name == "1717300003.M4P1Q4.real" && m.size == want)
+    });
+    std::fs::remove_file(&fifo).unwrap();
+    let out = s.resync(&["--check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The server still stops (a FIFO once held its watcher forever).
+    drop(s);
+}

@@ -539,7 +539,16 @@ impl Session {
         };
         let m = m.clone();
         let file = match self.shared.store.open_message(&d.folder, &m).await {
-            Ok(Some(f)) => f,
+            // A file rewritten since the maildrop was opened would not
+            // match the size LIST gave, nor the count announced below.
+            Ok(Some((_, meta))) if meta.len() != m.size => {
+                warn!(file = %m.file_name, "message file changed during the session");
+                conn.queue(&err(
+                    "[SYS/TEMP] message changed on the server; log in again",
+                ));
+                return;
+            }
+            Ok(Some((f, _))) => f,
             Ok(None) => {
                 conn.queue(&err("[SYS/PERM] message was removed by another client"));
                 return;

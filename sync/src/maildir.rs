@@ -227,12 +227,22 @@ impl Entry {
 }
 
 /// Opens a message file for reading without following a symbolic link
-/// (O_NOFOLLOW), so a link swapped in after the listing is refused too.
-pub fn open_message_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+/// (O_NOFOLLOW), so a link swapped in after the listing is refused too,
+/// and returns it with its metadata. Anything but a regular file is an
+/// error.
+pub fn open_message_file(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    // O_NONBLOCK: a FIFO put where a message should be would otherwise
+    // block the open until someone writes to it; it has no effect on the
+    // reads of a regular file.
+    let f = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok((f, m))
 }
 
 /// One maildir folder (an INBOX or a Maildir++ subfolder such as `.Sent`).

@@ -248,8 +248,7 @@ pub fn record_for(
         meta: Meta::unreadable(),
     };
     let result = (|| -> io::Result<()> {
-        let mut f = crate::maildir::open_message_file(&path)?;
-        let md = f.metadata()?;
+        let (mut f, md) = crate::maildir::open_message_file(&path)?;
         row.size = md.len();
         row.mtime = md.mtime();
         if internal_date.is_none() {
@@ -526,7 +525,21 @@ fn plan_folder(
                 folder: label.to_string(),
                 files: files.iter().map(file_label).collect(),
             });
+            let first = fs::symlink_metadata(md.file_path(files[0].subdir, &files[0].name))
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
             for dup in files.drain(1..) {
+                // A second name (hard link) of the same file is the same
+                // message: it is left alone, not given a key of its own.
+                let same_file = first.is_some()
+                    && fs::symlink_metadata(md.file_path(dup.subdir, &dup.name))
+                        .ok()
+                        .map(|m| (m.dev(), m.ino()))
+                        == first;
+                if same_file {
+                    report.skipped += 1;
+                    continue;
+                }
                 match (opts.dry_run, opts.names) {
                     (false, Some(names)) => match rekey(md, &dup, names) {
                         Ok(e) => {

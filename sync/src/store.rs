@@ -420,14 +420,14 @@ impl Store {
 
     // ---- reading and removing -----------------------------------------
 
-    /// Opens a message file. If the indexed name is gone (another client
-    /// changed its flags) the folder is searched for the key; if the key is
-    /// gone too the row is dropped and `None` returned.
+    /// Opens a message file, with its metadata. If the indexed name is gone
+    /// (another client changed its flags) the folder is searched for the
+    /// key; if the key is gone too the row is dropped and `None` returned.
     pub async fn open_message(
         &self,
         folder: &Folder,
         m: &MessageRecord,
-    ) -> Result<Option<File>, StoreError> {
+    ) -> Result<Option<(File, std::fs::Metadata)>, StoreError> {
         let path = folder.maildir.file_path(m.subdir, &m.file_name);
         match crate::maildir::open_message_file(&path) {
             Ok(f) => return Ok(Some(f)),

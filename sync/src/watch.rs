@@ -304,21 +304,14 @@ async fn apply(store: &Store, work: Batch) {
             warn!(error = %e, "watcher rescan failed");
         }
     }
-    if work.rescans.contains(&Scope::Everything) {
-        return;
-    }
+    // The keys that had events are reconciled even where a rescan just
+    // ran: a rescan compares names only, and a file rewritten in place
+    // (rsync into a live maildir does it) keeps its name.
     let mut by_folder: BTreeMap<
         PathBuf,
         (Address, String, Vec<(String, BTreeSet<(bool, String)>)>),
     > = BTreeMap::new();
     for ((dir, key), t) in work.messages {
-        if work.rescans.contains(&Scope::Account(t.account.clone()))
-            || work
-                .rescans
-                .contains(&Scope::Domain(t.account.domain().clone()))
-        {
-            continue;
-        }
         by_folder
             .entry(dir)
             .or_insert_with(|| (t.account, t.folder, Vec::new()))
@@ -406,10 +399,13 @@ async fn reconcile(
             if let Some(r) = &row {
                 names.insert((r.subdir == Subdir::Cur, r.file_name.clone()));
             }
-            // The current file of the key: the first candidate that exists.
+            // The current file of the key: the first candidate that exists
+            // as a regular file (a directory, link or FIFO is no message,
+            // and opening a FIFO would block the watcher).
             let found = names.iter().rev().find_map(|(cur, name)| {
                 let subdir = if *cur { Subdir::Cur } else { Subdir::New };
-                fs::metadata(md.file_path(subdir, name)).ok().map(|m| {
+                let m = fs::symlink_metadata(md.file_path(subdir, name)).ok()?;
+                m.is_file().then_some(m).map(|m| {
                     (
                         Entry {
                             subdir,
