@@ -126,12 +126,50 @@ fn verp_token(addr: &str) -> Option<String> {
     Some(tok.to_string()).filter(|t| !t.is_empty())
 }
 
-fn default_action(shape: Shape, r: &parse::Raw, reason: Reason) -> Action {
+/// Wording by which a free-text notice says the mail system has given up.
+const GAVE_UP: &[&str] = &[
+    "not going to try again",
+    "retry timeout exceeded",
+    "giving up",
+    "gave up",
+    "will not be retried",
+    "permanent error",
+    "permanent failure",
+];
+
+/// Wording by which a free-text notice says the message is still queued.
+const STILL_TRYING: &[&str] = &[
+    "has not yet been delivered",
+    "have not yet been delivered",
+    "not been delivered yet",
+    "delivery attempts will continue",
+    "will continue to try",
+    "will keep trying",
+    "will retry",
+    "will be retried",
+    "still trying",
+    "no action is required on your part",
+    "재시도",
+    "아직 전달되지",
+];
+
+fn default_action(shape: Shape, r: &parse::Raw, reason: Reason, notice: &str) -> Action {
     if let Some(a) = r.action {
         return a;
     }
-    // A free-text notice that does not say: it reports a failure, unless
-    // it is a warning about a message still queued.
+    // A free-text notice that does not say: what its own wording says (a
+    // warning about a message still queued is a delay, whatever the
+    // reason), else a failure, unless the reason is the queue's time
+    // running out on a temporary error.
+    if shape == Shape::Text && reason != Reason::Delivered {
+        let text = notice.to_lowercase();
+        if GAVE_UP.iter().any(|p| text.contains(p)) {
+            return Action::Failed;
+        }
+        if STILL_TRYING.iter().any(|p| text.contains(p)) {
+            return Action::Delayed;
+        }
+    }
     match (shape, reason) {
         (_, Reason::Delivered) => Action::Delivered,
         (Shape::Text, Reason::Expired) if r.status.is_none_or(|s| s.class == 4) => Action::Delayed,
@@ -246,6 +284,7 @@ fn analyze_one(message: &[u8]) -> Analysis {
                 p.shape.unwrap_or(Shape::Other),
                 r,
                 &p.subject,
+                &p.notice,
             ));
         }
     }
@@ -261,7 +300,13 @@ fn analyze_one(message: &[u8]) -> Analysis {
     }
 }
 
-fn result_for(kind: Kind, shape: Shape, r: &parse::Raw, subject: &str) -> RecipientResult {
+fn result_for(
+    kind: Kind,
+    shape: Shape,
+    r: &parse::Raw,
+    subject: &str,
+    notice: &str,
+) -> RecipientResult {
     let reason = match kind {
         Kind::Feedback => Reason::Feedback,
         Kind::AutoReply => Reason::Vacation,
@@ -269,7 +314,7 @@ fn result_for(kind: Kind, shape: Shape, r: &parse::Raw, subject: &str) -> Recipi
     };
     let action = match kind {
         Kind::Feedback | Kind::AutoReply => Action::Delivered,
-        _ => default_action(shape, r, reason),
+        _ => default_action(shape, r, reason, notice),
     };
     let class = r.status.map(|s| s.class).or(r.reply.map(|c| c.class()));
     RecipientResult {

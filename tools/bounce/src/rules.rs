@@ -189,6 +189,20 @@ pub static TEXT_RULES: &[TextRule] = &[
         reason: Filtered,
         patterns: &["^: user unknown", "-> : user unknown"],
     },
+    // Greylisting (RFC 6647) defers mail from a client and sender it has
+    // not seen, at whatever command, with wording that often says
+    // "recipient rejected": it refuses the sending host, not the mailbox.
+    // Proofpoint's refusals point at its IP reputation check.
+    TextRule {
+        reason: Blocked,
+        patterns: &[
+            "greylist",
+            "graylist",
+            "grey-list",
+            "gray-list",
+            "ipcheck.proofpoint.com",
+        ],
+    },
     // Relay refusals that ask for SMTP AUTH are about authentication.
     TextRule {
         reason: SecurityError,
@@ -478,7 +492,6 @@ pub static TEXT_RULES: &[TextRule] = &[
             "recipient name is not recognized",
             "not listed in",
             "no account by that name",
-            "unrouteable address",
             "unknown or illegal alias",
             "mailbox name not allowed",
             "no valid recipients",
@@ -517,6 +530,9 @@ pub static TEXT_RULES: &[TextRule] = &[
             "does not have an account",
             "user does not exist",
             "존재하지 않는 사용자",
+            "주소가 존재하지 않",
+            "아이디가 존재하지 않",
+            "사용자가 존재하지 않",
             "존재하지 않는 메일",
             "존재하지 않는 주소",
             "존재하지 않는 계정",
@@ -682,6 +698,8 @@ pub static TEXT_RULES: &[TextRule] = &[
     TextRule {
         reason: Rejected,
         patterns: &[
+            // Mimecast: the recipient's administrator blocked this sender.
+            "envelope blocked",
             "sender rejected",
             "sender address rejected",
             "sender denied",
@@ -736,6 +754,8 @@ pub static TEXT_RULES: &[TextRule] = &[
             "domain does not exist",
             "no such domain",
             "unrouteable mail domain",
+            // Exim: no route to any host for the domain.
+            "unrouteable address",
             "name service error",
             "host or domain name not found",
             "invalid domain",
@@ -871,6 +891,8 @@ pub static TEXT_RULES: &[TextRule] = &[
             "does not support tls",
             "support starttls",
             "tls not available",
+            "a tls session is required",
+            "did not offer tls",
         ],
     },
     TextRule {

@@ -720,6 +720,19 @@ fn is_failure_notice(pre: &str, top: &Top<'_>) -> bool {
         || is_list_notice(top)
 }
 
+/// A reply or forward that a person wrote about a bounce ("Re: Undelivered
+/// Mail Returned to Sender", quoting it) is not a notice: mail systems do
+/// not answer with a reply prefix, and treating it as one would suppress
+/// the address it quotes.
+fn is_personal_reply(top: &Top<'_>) -> bool {
+    const PREFIXES: &[&str] = &[
+        "re:", "re :", "fw:", "fwd:", "aw:", "wg:", "sv:", "vs:", "tr:", "rv:", "回复:", "答复:",
+        "转发:", "답장:", "회신:", "전달:",
+    ];
+    let s = top.subject.trim_start().to_lowercase();
+    !top.looks_like_daemon() && PREFIXES.iter().any(|p| s.starts_with(p))
+}
+
 /// The failed addresses a notice names, and whether they had to be taken
 /// from the returned original instead (then the whole notice is their
 /// diagnostic).
@@ -779,7 +792,7 @@ pub fn scan_text(notice: &str, top: &Top<'_>, out: &mut Parsed) {
             read_header_text(headers, &mut out.original);
         }
     }
-    if !is_failure_notice(pre, top) || is_auto_reply(top) {
+    if !is_failure_notice(pre, top) || is_auto_reply(top) || is_personal_reply(top) {
         return;
     }
 
