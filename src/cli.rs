@@ -149,9 +149,11 @@ enum UserCmd {
 #[derive(Subcommand, Debug)]
 enum BounceCmd {
     /// Analyse returned messages: one line per failed recipient, or with
-    /// --json one object per message.
+    /// --json one object per file.
     Analyze {
-        /// One JSON object per message, with a `recipients` array.
+        /// One JSON object per file, with a `recipients` array (the
+        /// recipients of all the notices in an mbox file are listed in its
+        /// one object).
         #[arg(long)]
         json: bool,
         /// Language of the explanations: ko or en.
