@@ -8,6 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -456,4 +457,56 @@ fn a_message_rewritten_during_a_pop3_session_is_not_sent_with_a_wrong_count() {
     let body = p.body_raw();
     assert_eq!(body.len() as u64, size);
     p.quit();
+}
+
+/// Index updates the watcher could not write (the index unwritable for a
+/// while) are tried again once it can, not lost with their events.
+#[test]
+fn the_watcher_retries_index_updates_that_failed() {
+    let s = Server::start(&[]);
+    // No delivery first: a SQLite that has written through its mapped
+    // -shm file dies of SIGBUS when the file turns immutable. A full disk
+    // is the real case; for the watcher it fails the same way.
+    let files: Vec<PathBuf> = ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
+        .iter()
+        .map(|f| s.data().join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let chattr = |flag: &str| {
+        let st = Command::new("chattr")
+            .arg(flag)
+            .args(&files)
+            .status()
+            .expect("chattr");
+        assert!(
+            st.success(),
+            "chattr {flag} failed: this test needs root and a file system with immutable files"
+        );
+    };
+    chattr("+i");
+    let new = s.maildir("bob@example.com").join("new");
+    for i in 0..20 {
+        std::fs::write(
+            new.join(format!("1717400000.M{i}P9.byhand")),
+            format!("Subject: hand {i}\r\n\r\nx\r\n"),
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    chattr("-i");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = s.resync(&["--check", "--quiet"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index never caught up:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(s.log().contains("will try again"), "{}", s.log());
 }

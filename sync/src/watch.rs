@@ -119,20 +119,38 @@ async fn run(
     rescan_every: Option<Duration>,
 ) {
     let mut last_rescan = Instant::now();
+    // Parts whose index update failed (the index unwritable for a while:
+    // a full disk, a lock, a database restart): rescanned until it works,
+    // since the events that named the changes are spent.
+    let mut retry: BTreeSet<Scope> = BTreeSet::new();
+    let mut failed_at = Instant::now();
     loop {
-        let tick = rescan_every
+        let mut tick = rescan_every
             .map(|d| d.saturating_sub(last_rescan.elapsed()))
             .unwrap_or(Duration::from_secs(3600));
+        if !retry.is_empty() {
+            tick = tick.min(RETRY_AFTER.saturating_sub(failed_at.elapsed()));
+        }
         let first = tokio::select! {
             r = rx.recv() => match r { Some(r) => Some(r), None => return },
             _ = tokio::time::sleep(tick) => None,
         };
         let mut work = Batch::default();
+        if !retry.is_empty() && failed_at.elapsed() >= RETRY_AFTER {
+            work.rescans.append(&mut retry);
+        }
         match first {
             None => {
-                if rescan_every.is_some() {
+                if rescan_every.is_some()
+                    && last_rescan.elapsed() >= rescan_every.unwrap_or_default()
+                {
                     debug!("periodic rescan");
                     work.rescans.insert(Scope::Everything);
+                } else if !work.rescans.is_empty() {
+                    info!(
+                        parts = work.rescans.len(),
+                        "watcher retrying index updates that failed"
+                    );
                 }
             }
             Some(r) => {
@@ -146,9 +164,16 @@ async fn run(
         if work.rescans.contains(&Scope::Everything) {
             last_rescan = Instant::now();
         }
-        apply(&store, work).await;
+        let failed = apply(&store, work).await;
+        if !failed.is_empty() {
+            failed_at = Instant::now();
+            retry.extend(failed);
+        }
     }
 }
+
+/// How soon a failed index update is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 fn classify_result(store: &Store, r: DebounceEventResult, work: &mut Batch) {
     match r {
@@ -295,13 +320,21 @@ fn add_message(
         .insert((sub == "cur", name.to_string()));
 }
 
-/// Carries out a batch of work: rescans first; then the keys of accounts
-/// not rescanned already.
-async fn apply(store: &Store, work: Batch) {
+/// Carries out a batch of work: rescans first; then the keys that had
+/// events. Returns the parts whose index update failed, to be tried again.
+async fn apply(store: &Store, work: Batch) -> BTreeSet<Scope> {
     let started = Instant::now();
+    let mut failed = BTreeSet::new();
     for scope in &work.rescans {
-        if let Err(e) = rescan(store, scope).await {
-            warn!(error = %e, "watcher rescan failed");
+        match rescan(store, scope).await {
+            Ok(true) => {}
+            Ok(false) => {
+                failed.insert(scope.clone());
+            }
+            Err(e) => {
+                warn!(error = %e, "watcher rescan failed; will try again");
+                failed.insert(scope.clone());
+            }
         }
     }
     // The keys that had events are reconciled even where a rescan just
@@ -322,7 +355,8 @@ async fn apply(store: &Store, work: Batch) {
     for (dir, (account, folder, keys)) in by_folder {
         n += keys.len();
         if let Err(e) = reconcile(store, &account, &folder, &dir, keys).await {
-            warn!(error = %e, folder = %dir.display(), "watcher could not update the index");
+            warn!(error = %e, folder = %dir.display(), "watcher could not update the index; will try again");
+            failed.insert(Scope::Account(account));
         }
     }
     if n > 0 {
@@ -332,6 +366,7 @@ async fn apply(store: &Store, work: Batch) {
             "index follows file changes"
         );
     }
+    failed
 }
 
 /// True the first time this process sees a problem: an odd folder stays
@@ -346,7 +381,9 @@ fn first_report(problem: &str) -> bool {
     seen.insert(problem.to_string())
 }
 
-async fn rescan(store: &Store, w: &Scope) -> Result<(), StoreError> {
+/// Rescans a part by names; false when some folder or account could not
+/// be compared (the index could not be written), to be tried again.
+async fn rescan(store: &Store, w: &Scope) -> Result<bool, StoreError> {
     let mut opts = resync::Options {
         depth: Depth::Names,
         ..Default::default()
@@ -368,7 +405,10 @@ async fn rescan(store: &Store, w: &Scope) -> Result<(), StoreError> {
         info!(scope = ?w, added = report.added, removed = report.removed, changed = report.changed,
               "watcher rescan mended the index");
     }
-    Ok(())
+    if !report.failed.is_empty() {
+        warn!(scope = ?w, "watcher rescan incomplete; will try again");
+    }
+    Ok(report.failed.is_empty())
 }
 
 /// Brings the rows of some keys of one folder in line with the files.
