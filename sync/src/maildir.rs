@@ -30,6 +30,22 @@ use crate::fsutil::{create_dir_all_durable, fsync_dir};
 /// (FAT, NTFS shares) use `;` or `!` instead, chosen in `nmail.toml`.
 pub const DEFAULT_INFO_SEPARATOR: char = ':';
 
+/// When a unique name says its message arrived, for ordering: the leading
+/// seconds and, in the `M<microseconds>` part most delivery agents write
+/// (`1717290000.M392162P100.host`), the microseconds, as numbers (as text
+/// `M392162` sorts before `M55955`). Names of another shape sort by what
+/// they have, after the standard ones of the same second.
+pub fn arrival_of(key: &str) -> (u64, u64) {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let n = digits(key);
+    let secs = key[..n].parse().unwrap_or(u64::MAX);
+    let micros = key[n..]
+        .strip_prefix(".M")
+        .and_then(|r| r[..digits(r)].parse().ok())
+        .unwrap_or(u64::MAX);
+    (secs, micros)
+}
+
 /// Splits a file name into its key (unique name) and info part, at the
 /// first info separator.
 pub fn split_name(name: &str, sep: char) -> (&str, Option<&str>) {
@@ -412,6 +428,29 @@ impl Maildir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_order_reads_numbers() {
+        let mut keys = vec![
+            "1717290001.M1P1.host",
+            "1717290000.M392162P100.host",
+            "1717290000.M55955P100.host",
+            "1717290000.courier_x.host",
+            "1717290000.M55955P99.host",
+        ];
+        keys.sort_by_key(|k| (arrival_of(k), *k));
+        assert_eq!(
+            keys,
+            [
+                "1717290000.M55955P100.host",
+                "1717290000.M55955P99.host",
+                "1717290000.M392162P100.host",
+                "1717290000.courier_x.host",
+                "1717290001.M1P1.host",
+            ]
+        );
+        assert_eq!(arrival_of("junk"), (u64::MAX, u64::MAX));
+    }
 
     /// The table of case c21: name → key, flags, and the name after adding R.
     #[test]

@@ -358,12 +358,14 @@ async fn sync_folder_with(
         let mut uid_fixes = Vec::new();
         let list = if depth == Depth::Full {
             let dir = folder.maildir.path().to_path_buf();
-            let keys: Vec<String> = put
+            let mut keys: Vec<String> = put
                 .iter()
                 .map(|r| r.uniq.clone())
                 .chain(plan.kept.iter().map(|k| k.0.clone()))
                 .chain(to_parse.iter().map(|(e, _)| e.key(sep).to_string()))
                 .collect();
+            // New UIDs go out in arrival order (see maildir::arrival_of).
+            keys.sort_by_cached_key(|k| (crate::maildir::arrival_of(k), k.clone()));
             let list = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
                 crate::uidlist::assign(&dir, &refs, &refs)

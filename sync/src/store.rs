@@ -299,7 +299,9 @@ impl Store {
             return Ok(rows);
         }
         let dir = folder.maildir.path().to_path_buf();
-        let keys: Vec<String> = rows.iter().map(|r| r.uniq.clone()).collect();
+        // New UIDs go out in arrival order, which POP3 numbering follows.
+        let mut keys: Vec<String> = rows.iter().map(|r| r.uniq.clone()).collect();
+        keys.sort_by_cached_key(|k| (crate::maildir::arrival_of(k), k.clone()));
         let list = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
             uidlist::assign(&dir, &refs, &refs)
@@ -323,6 +325,15 @@ impl Store {
         self.index
             .set_uids(folder.id, list.validity, list.next, changed)
             .await?;
+        // The order the index lists in, now that every row has its UID.
+        rows.sort_by(|a, b| {
+            (a.internal_date, a.uid == 0, a.uid, &a.uniq).cmp(&(
+                b.internal_date,
+                b.uid == 0,
+                b.uid,
+                &b.uniq,
+            ))
+        });
         Ok(rows)
     }
 
