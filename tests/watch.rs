@@ -75,22 +75,26 @@ impl Probe {
 
 const BOB: &str = "bob@example.com";
 
-#[test]
-fn index_follows_hand_made_changes() {
+/// A server whose watcher has settled after start-up (one delivery seen in
+/// the index), with a probe of its index and bob's maildir.
+fn settled_server() -> (Server, Probe, std::path::PathBuf) {
     let s = Server::start(&[]);
     let p = Probe::new(&s);
     let md = s.maildir(BOB);
-    // Let the watcher settle after start-up.
-    assert!(
-        smtp_send(
-            s.smtp,
-            "a@example.org",
-            &[BOB],
-            b"Subject: first\r\n\r\nx\r\n"
-        )
-        .starts_with("250")
+    let r = smtp_send(
+        s.smtp,
+        "a@example.org",
+        &[BOB],
+        b"Subject: first\r\n\r\nx\r\n",
     );
+    assert!(r.starts_with("250"), "{r}");
     p.wait("delivery", |p| p.rows(BOB, "INBOX").len() == 1);
+    (s, p, md)
+}
+
+#[test]
+fn index_follows_hand_made_changes() {
+    let (s, p, md) = settled_server();
 
     // A message copied into new/ by another program (written in tmp/, then
     // renamed, as delivery agents do) and one written straight into cur/.
@@ -262,19 +266,7 @@ fn periodic_rescan_without_inotify() {
 /// for its account (as `rsync -a` into a live maildir does) is read again.
 #[test]
 fn the_watcher_survives_odd_files_and_in_place_rewrites() {
-    let s = Server::start(&[]);
-    let p = Probe::new(&s);
-    let md = s.maildir(BOB);
-    assert!(
-        smtp_send(
-            s.smtp,
-            "a@example.org",
-            &[BOB],
-            b"Subject: first\r\n\r\nx\r\n"
-        )
-        .starts_with("250")
-    );
-    p.wait("delivery", |p| p.rows(BOB, "INBOX").len() == 1);
+    let (s, p, md) = settled_server();
 
     let fifo = md.join("new/1717300000.M1P1Q1.fifo");
     let status = std::process::Command::new("mkfifo")
