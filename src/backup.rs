@@ -174,6 +174,22 @@ pub struct Counts {
     pub bytes: u64,
 }
 
+impl Counts {
+    /// One line for the operator: messages, folders, accounts, domains,
+    /// files and their size.
+    fn summary(&self) -> String {
+        format!(
+            "{} messages in {} folders, {} accounts, {} domains; {} files, {}",
+            self.messages,
+            self.folders,
+            self.accounts,
+            self.domains,
+            self.files,
+            size(self.bytes)
+        )
+    }
+}
+
 /// What a manifest entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -843,15 +859,7 @@ pub async fn backup(data: &Path, args: &BackupArgs) -> Result<()> {
         root.display(),
         out.display()
     );
-    println!(
-        "  {} messages in {} folders, {} accounts, {} domains; {} files, {}",
-        c.messages,
-        c.folders,
-        c.accounts,
-        c.domains,
-        c.files,
-        size(c.bytes)
-    );
+    println!("  {}", c.summary());
     println!(
         "  archive {}, {:.1} s; index {}",
         size(done.archive_size),
@@ -1101,17 +1109,11 @@ fn print_restored(m: &Manifest, from: &Path, data: &Path, started: Instant) {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "  backup of {} ({}) taken {}: {} messages in {} folders, {} accounts, {} domains; \
-         {} files, {}",
+        "  backup of {} ({}) taken {}: {}",
         m.source,
         m.host,
         m.created,
-        c.messages,
-        c.folders,
-        c.accounts,
-        c.domains,
-        c.files,
-        size(c.bytes)
+        c.summary()
     );
 }
 

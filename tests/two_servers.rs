@@ -65,34 +65,15 @@ fn two_servers_share_one_index_and_one_data_folder() {
     )
     .unwrap();
     // Deliveries to both at once.
-    let ta = std::thread::spawn({
-        let addr = a.smtp;
-        move || {
+    let sender = |addr: std::net::SocketAddr, tag: &'static str| {
+        std::thread::spawn(move || {
             (0..10).all(|i| {
-                smtp_send(
-                    addr,
-                    "x@example.org",
-                    &[BOB],
-                    format!("Subject: A{i}\r\n\r\nx\r\n").as_bytes(),
-                )
-                .starts_with("250")
+                let text = format!("Subject: {tag}{i}\r\n\r\nx\r\n");
+                smtp_send(addr, "x@example.org", &[BOB], text.as_bytes()).starts_with("250")
             })
-        }
-    });
-    let tb = std::thread::spawn({
-        let addr = b.smtp;
-        move || {
-            (0..10).all(|i| {
-                smtp_send(
-                    addr,
-                    "x@example.org",
-                    &[BOB],
-                    format!("Subject: B{i}\r\n\r\nx\r\n").as_bytes(),
-                )
-                .starts_with("250")
-            })
-        }
-    });
+        })
+    };
+    let (ta, tb) = (sender(a.smtp, "A"), sender(b.smtp, "B"));
     assert!(ta.join().unwrap() && tb.join().unwrap());
     wait_until("both servers list all 25 messages", || {
         let n_a = Pop3::login_when_free(a.pop3, BOB, PW).list().len();

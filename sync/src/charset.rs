@@ -199,34 +199,12 @@ fn words(value: &str) -> Vec<Word<'_>> {
     out
 }
 
-/// True for the labels whose encoded-words mail-parser would misread.
+/// True for the labels whose encoded-words mail-parser would misread: the
+/// ones our table knows and the WHATWG table it uses does not (or maps to
+/// "replacement", as ISO-2022-KR).
 fn needs_our_decoder(label: &str) -> bool {
-    let l = label
-        .split('*')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        l.as_str(),
-        "cp949"
-            | "ms949"
-            | "x-windows-949"
-            | "uhc"
-            | "x-uhc"
-            | "ks_c_5601"
-            | "ksc5601"
-            | "ksc_5601"
-            | "ks_x_1001"
-            | "korean"
-            | "iso-2022-kr"
-            | "csiso2022kr"
-            | "cp936"
-            | "ms936"
-            | "cp932"
-            | "ms932"
-            | "cp1252"
-    )
+    let l = label.split('*').next().unwrap_or("").trim();
+    decoder(l).is_some() && Encoding::for_label_no_replacement(l.as_bytes()).is_none()
 }
 
 /// Rewrites the encoded-words of one field value where mail-parser would
@@ -283,31 +261,13 @@ fn fix_words(value: &str) -> Option<String> {
     Some(out)
 }
 
-fn is_content_type(field: &str) -> bool {
-    field
-        .as_bytes()
-        .get(..13)
-        .is_some_and(|n| n.eq_ignore_ascii_case(b"content-type:"))
-}
-
-/// The `charset` parameter of the top-level Content-Type in `header`.
-fn header_charset(header: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(header);
-    let mut field = String::new();
-    for line in text.split('\n') {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) && !field.is_empty() {
-            field.push_str(line);
-            continue;
-        }
-        if is_content_type(&field) {
-            break;
-        }
-        field = line.to_string();
-    }
-    if !is_content_type(&field) {
-        return None;
-    }
+/// The `charset` parameter of the top-level Content-Type among `fields`.
+fn header_charset(fields: &[&[u8]]) -> Option<String> {
+    let field = fields.iter().find(|f| {
+        f.get(..13)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"content-type:"))
+    })?;
+    let field = String::from_utf8_lossy(field);
     // The parameter named exactly `charset` (not `x-charset`).
     field.split(';').skip(1).find_map(|p| {
         let (name, value) = p.split_once('=')?;
@@ -361,14 +321,6 @@ pub fn fix_header(header: &[u8]) -> Option<Vec<u8>> {
     if header.is_ascii() && !iso2022 && WORD_START.find(header).is_none() {
         return None;
     }
-    // Raw 8-bit text that is not UTF-8 is read in the message's own
-    // charset when that can be such a charset, else as CP949, the commonest
-    // such text in the mail nmail's users get.
-    let fallback = header_charset(header)
-        .filter(|c| raw_fallback_ok(c))
-        .unwrap_or_else(|| "cp949".to_string());
-    let mut out = Vec::with_capacity(header.len() + 64);
-    let mut changed = false;
     // Fields, each with its continuation lines.
     let mut fields: Vec<&[u8]> = Vec::new();
     let mut start = 0;
@@ -384,6 +336,14 @@ pub fn fix_header(header: &[u8]) -> Option<Vec<u8>> {
     if start < header.len() {
         fields.push(&header[start..]);
     }
+    // Raw 8-bit text that is not UTF-8 is read in the message's own
+    // charset when that can be such a charset, else as CP949, the commonest
+    // such text in the mail nmail's users get.
+    let fallback = header_charset(&fields)
+        .filter(|c| raw_fallback_ok(c))
+        .unwrap_or_else(|| "cp949".to_string());
+    let mut out = Vec::with_capacity(header.len() + 64);
+    let mut changed = false;
     for f in fields {
         let text: Cow<'_, str> = match std::str::from_utf8(f) {
             // Raw ISO-2022-KR (RFC 1557 text in a header, seen from old

@@ -365,7 +365,7 @@ async fn sync_folder_with(
                 .chain(to_parse.iter().map(|(e, _)| e.key(sep).to_string()))
                 .collect();
             // New UIDs go out in arrival order (see maildir::arrival_of).
-            keys.sort_by_cached_key(|k| (crate::maildir::arrival_of(k), k.clone()));
+            keys.sort_by_cached_key(|k| crate::maildir::arrival_of(k)); // stable: ties keep key order
             let list = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
                 crate::uidlist::assign(&dir, &refs, &refs)

@@ -301,7 +301,7 @@ impl Store {
         let dir = folder.maildir.path().to_path_buf();
         // New UIDs go out in arrival order, which POP3 numbering follows.
         let mut keys: Vec<String> = rows.iter().map(|r| r.uniq.clone()).collect();
-        keys.sort_by_cached_key(|k| (crate::maildir::arrival_of(k), k.clone()));
+        keys.sort_by_cached_key(|k| crate::maildir::arrival_of(k)); // stable: ties keep key order
         let list = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
             uidlist::assign(&dir, &refs, &refs)
