@@ -141,9 +141,7 @@ async fn run(
         }
         match first {
             None => {
-                if rescan_every.is_some()
-                    && last_rescan.elapsed() >= rescan_every.unwrap_or_default()
-                {
+                if rescan_every.is_some_and(|d| last_rescan.elapsed() >= d) {
                     debug!("periodic rescan");
                     work.rescans.insert(Scope::Everything);
                 } else if !work.rescans.is_empty() {
